@@ -1,0 +1,102 @@
+/**
+ * The ports the pipeline depends on. Azure adapters and local adapters implement them; one
+ * composition root per host (functions/, src/local/) wires them.
+ */
+import type { Principal } from '../identity/principal.js';
+import type { Reason } from '../errors.js';
+
+export interface IdentityVerifier {
+  /** Verify an `Authorization` header value; throws BrokerError('invalid_token') when it is not acceptable. */
+  verify(authorization: string | undefined): Promise<Principal>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface SecretProvider {
+  /** The secret's current value; throws BrokerError('dependency_unavailable') when it cannot be had. */
+  getSecret(name: string): Promise<string>;
+  /** Forget a cached value (e.g. after the database rejected it) so the next get fetches it again. */
+  invalidate(name: string): void;
+}
+
+/** Identity fields recorded with every audit event. */
+export interface AuditActor {
+  oid: string;
+  tid?: string;
+  appId?: string;
+  name?: string;
+}
+
+export type AuditEventType =
+  | 'request.received'
+  | 'decision'
+  | 'approval.requested'
+  | 'approval.decided'
+  | 'approval.attempt_refused'
+  | 'executed'
+  | 'failed';
+
+export interface AuditEventInput {
+  type: AuditEventType;
+  requestId: string;
+  actor: AuditActor;
+  /** event-specific body; must never contain unmasked values or secrets */
+  data: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEventInput {
+  /** schema version of the event */
+  v: 1;
+  sessionId: string;
+  /** 0-based position in the session chain */
+  seq: number;
+  time: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface VerifyResult {
+  valid: boolean;
+  events: number;
+  firstBadSeq: number | null;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  ownerOid: string;
+  day: string;
+  path: string;
+}
+
+export interface AuditLog {
+  /**
+   * Durably append one event to the session's chain; resolves only when it is stored.
+   * The first event of a session makes `event.actor.oid` its owner; an event from another
+   * identity for an existing session is refused (BrokerError 'forbidden'), except the
+   * approval events written on behalf of an approver (`allowForeignActor`).
+   * Store unreachable → BrokerError('dependency_unavailable').
+   */
+  append(sessionId: string, event: AuditEventInput, options?: { allowForeignActor?: boolean }): Promise<AuditRecord>;
+  read(sessionId: string): Promise<AuditRecord[]>;
+  verify(sessionId: string): Promise<VerifyResult>;
+  list(filter: { day?: string; oid?: string }): Promise<SessionSummary[]>;
+  /** whether the store answers (for /api/health) */
+  ping(): Promise<boolean>;
+}
+
+export interface BrokerEvent {
+  type: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+export interface EventPublisher {
+  /** Best effort: a failure is logged by the caller and never loses the audit record. */
+  publish(event: BrokerEvent): Promise<void>;
+}
+
+export type { Principal, Reason };

@@ -1,0 +1,38 @@
+import type { Node, RawStmt } from '@pgsql/types';
+import type { Reason } from '../errors.js';
+
+export type StatementKind =
+  | 'read'
+  | 'write'
+  | 'ddl'
+  | 'admin'
+  | 'transaction'
+  | 'session'
+  | 'procedural'
+  | 'utility';
+
+/** A table or function name as the parser decoded it (quoted and U&"…" identifiers resolved). */
+export interface QualifiedName {
+  schema?: string;
+  name: string;
+}
+
+/** What the analyzer learned from one statement; a pure function of the SQL text. */
+export interface Analysis {
+  /** SHA-256 hex of the exact SQL text: what an approval binds to */
+  sqlHash: string;
+  /** the top-level node type, e.g. `SelectStmt`, `UpdateStmt` */
+  command: string;
+  kind: StatementKind;
+  tablesRead: QualifiedName[];
+  tablesWritten: QualifiedName[];
+  /** every function called anywhere in the statement (select list, FROM, WHERE, defaults…) */
+  functions: QualifiedName[];
+  /** risk flags found by the analyzer; policy turns them into deny/approval reasons */
+  risks: Reason[];
+  /** UPDATE/DELETE: whether a WHERE clause is present */
+  hasWhere?: boolean;
+  /** the single parsed statement, for the stages that walk the AST (lineage, masking) */
+  stmt: RawStmt;
+  root: Node;
+}

@@ -1,0 +1,46 @@
+import pg from 'pg';
+import { inject } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { seedDemoDatabase } from '../../src/local/demo.js';
+
+export interface TestDatabase {
+  /** superuser URL of this test's own database: for assertions on effects and for setup */
+  adminUrl: string;
+  /** URL of the broker's NOINHERIT login role (qb_broker) */
+  brokerUrl: string;
+  brokerPassword: string;
+  name: string;
+  /** run SQL as the superuser on this database */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  drop(): Promise<void>;
+}
+
+/** A fresh database seeded with the demo schema and data, on the run's real PostgreSQL. */
+export async function createDemoDatabase(prefix = 'qbtest'): Promise<TestDatabase> {
+  const serverUrl = inject('adminDatabaseUrl');
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const brokerPassword = `bpw_${randomBytes(8).toString('hex')}`;
+  const brokerUrl = await seedDemoDatabase(serverUrl, name, brokerPassword, `qb_broker_${name}`);
+  const adminUrlObj = new URL(serverUrl);
+  adminUrlObj.pathname = `/${name}`;
+  const adminUrl = adminUrlObj.toString();
+  const pool = new pg.Pool({ connectionString: adminUrl, max: 2 });
+  return {
+    adminUrl,
+    brokerUrl,
+    brokerPassword,
+    name,
+    query: (sql, values) => pool.query(sql, values),
+    async drop() {
+      await pool.end();
+      const admin = new pg.Client({ connectionString: serverUrl });
+      await admin.connect();
+      try {
+        await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+        await admin.query(`drop role if exists ${pg.escapeIdentifier(`qb_broker_${name}`)}`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

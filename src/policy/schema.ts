@@ -33,6 +33,11 @@ export const ConnectionConfig = z
     user: z.string().min(1).optional(),
     ssl: z.boolean().default(false),
     credentials: Credentials,
+    /**
+     * Optional credential of a role that may CREATE ROLE: used only to create and drop the
+     * just-in-time roles that run approved statements, never to run agent SQL.
+     */
+    admin: z.object({ credentials: Credentials }).strict().optional(),
     /** pooled connections per profile */
     poolSize: z.number().int().positive().max(100).default(10),
   })
@@ -60,7 +65,7 @@ export const ProfileConfig = z
     connections: z.array(z.string().min(1)).min(1),
     access: z.enum(['read', 'write', 'admin']),
     /** database role the profile runs as (SET ROLE is never available to the agent) */
-    dbRole: z.string().min(1).optional(),
+    dbRole: z.string().regex(/^[a-z_][a-z0-9_$]{0,62}$/, 'a plain lower-case PostgreSQL role name').optional(),
     maxRows: z.number().int().positive().max(1_000_000).default(1000),
     /** cap on the bytes of one result, measured on the wire values */
     maxResultBytes: z.number().int().positive().default(10 * 1024 * 1024),

@@ -32,6 +32,12 @@ export interface Analysis {
   risks: Reason[];
   /** UPDATE/DELETE: whether a WHERE clause is present */
   hasWhere?: boolean;
+  /**
+   * Whether the statement changes rows in bulk (UPDATE, DELETE, MERGE, INSERT … SELECT, also inside
+   * CTEs or under EXPLAIN ANALYZE): the pipeline then calls `estimateAffectedRows` and passes the
+   * estimate to `decide`.
+   */
+  needsRowEstimate?: boolean;
   /** the single parsed statement, for the stages that walk the AST (lineage, masking) */
   stmt: RawStmt;
   root: Node;

@@ -1,0 +1,3 @@
+// The Functions entry (package.json "main"): each import registers its triggers.
+import './http.js';
+import './jit-sweeper.js';

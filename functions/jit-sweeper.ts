@@ -1,0 +1,27 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { DefaultAzureCredential } from '@azure/identity';
+import { loadPolicyFile } from '../src/policy/load.js';
+import { readSetting } from '../src/settings.js';
+import { createSecretProviderFromSettings } from '../src/secrets/from-settings.js';
+import { createEntraTokenSource } from '../src/secrets/entra-token.js';
+import { sweepJitRolesOnConnections } from '../src/db/jit.js';
+
+/** Every 5 minutes: drop just-in-time roles that a crashed run left behind (their VALID UNTIL has passed). */
+async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise<void> {
+  const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
+  const credential = new DefaultAzureCredential();
+  const deps = { secrets: createSecretProviderFromSettings({ credential }), entraToken: createEntraTokenSource(credential) };
+  const reports = await sweepJitRolesOnConnections(policy.connections, deps, new Date());
+  for (const report of reports) {
+    if (report.error !== undefined) {
+      context.error(`JIT sweep of connection "${report.connection}" failed: ${report.error}`);
+      continue;
+    }
+    const { dropped = [], failed = [], ignored = [] } = report.result ?? {};
+    if (dropped.length > 0) context.log(`JIT sweep of "${report.connection}" dropped ${dropped.join(', ')}`);
+    for (const f of failed) context.error(`JIT sweep of "${report.connection}" could not drop ${f.role}: ${f.message}`);
+    if (ignored.length > 0) context.warn(`JIT sweep of "${report.connection}" left roles it did not create: ${ignored.join(', ')}`);
+  }
+}
+
+app.timer('jitSweeper', { schedule: '0 */5 * * * *', handler: sweepJitRoles });

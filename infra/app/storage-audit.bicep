@@ -1,0 +1,94 @@
+// The audit log's own storage account: one append blob per session, each event hash-chained.
+// Tamper evidence comes from the chain; tamper resistance from version-level WORM here:
+//   - blob versioning on (version-level immutability requires it, and it is account-wide, which
+//     is why the audit log does not share the host's account);
+//   - the container has immutableStorageWithVersioning, with a default time-based retention policy
+//     that lets the broker append new blocks (allowProtectedAppendWrites) but never rewrite or
+//     delete what was written until the retention has passed;
+//   - shared-key access disabled: only Entra ID principals with a data role get in.
+// Lock the policy once you have checked it (see docs/deploy.md); then set auditRetentionLocked.
+param name string
+param location string
+param tags object = {}
+param containerName string
+
+@minValue(1)
+@maxValue(146000)
+param retentionDays int
+
+@description('true once the policy is locked: a locked policy can only be extended, so it is not redeployed')
+param retentionLocked bool = false
+
+@description('true: no public network access, reachable only through private endpoints')
+param privateOnly bool = false
+
+@description('Redundancy of the audit record; geo-redundant by default, as the record is the evidence')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param skuName string = 'Standard_GRS'
+
+resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: privateOnly ? 'Disabled' : 'Enabled'
+    networkAcls: {
+      defaultAction: privateOnly ? 'Deny' : 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+    properties: {
+      isVersioningEnabled: true
+      deleteRetentionPolicy: {
+        enabled: true
+        days: 30
+      }
+      containerDeleteRetentionPolicy: {
+        enabled: true
+        days: 30
+      }
+    }
+
+    resource auditContainer 'containers' = {
+      name: containerName
+      properties: {
+        publicAccess: 'None'
+        immutableStorageWithVersioning: {
+          enabled: true
+        }
+      }
+
+      resource retention 'immutabilityPolicies' = if (!retentionLocked) {
+        name: 'default'
+        properties: {
+          immutabilityPeriodSinceCreationInDays: retentionDays
+          allowProtectedAppendWrites: true
+        }
+      }
+    }
+  }
+}
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output containerName string = containerName

@@ -1,0 +1,313 @@
+/**
+ * The one place that orders the stages of a query: authorize → analyze → decide → record →
+ * execute → mask → record → respond. Each stage lives in its own module; this file only composes.
+ */
+import { BrokerError, isBrokerError, type Reason } from '../errors.js';
+import type { Principal } from '../identity/principal.js';
+import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } from './ports.js';
+import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
+import { resolveProfile, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
+import { decide, type Decision } from '../policy/decide.js';
+import { analyzeSql } from '../sql/analyze.js';
+import { estimateAffectedRows } from '../sql/estimate.js';
+import type { Analysis } from '../sql/types.js';
+import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
+import { executeStatement, DatabaseFailure } from '../db/execute.js';
+import { toJsonRows } from '../db/values.js';
+import type { ConnectionRuntime } from './connections.js';
+import { newRequestId, newSessionId, SESSION_ID_PATTERN } from './ids.js';
+import type { Logger } from '../log.js';
+import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData } from '../audit/events.js';
+
+export interface QueryRequest {
+  connection: string;
+  sql: string;
+  params: unknown[];
+  sessionId?: string;
+  maxRows?: number;
+  dryRun: boolean;
+  reason?: string;
+}
+
+export interface ColumnOut {
+  name: string;
+  type: string;
+  masked: false | string;
+}
+
+export type QueryOutcome =
+  | {
+      decision: 'allowed';
+      requestId: string;
+      sessionId: string;
+      executed: true;
+      columns: ColumnOut[];
+      rows: unknown[][];
+      rowCount: number;
+      truncated: boolean;
+      durationMs: number;
+    }
+  | { decision: 'allowed'; requestId: string; sessionId: string; executed: false; reasons: Reason[]; estimatedRows?: number; statementKind: string }
+  | { decision: 'pending_approval'; requestId: string; sessionId: string; sqlHash: string; reasons: Reason[]; expiresAt: string; estimatedRows?: number };
+
+/** Raised for refusals after a request id exists, so the HTTP layer can echo it. */
+export class RequestError extends Error {
+  constructor(
+    readonly requestId: string,
+    readonly sessionId: string,
+    readonly error: BrokerError,
+  ) {
+    super(error.message);
+    this.name = 'RequestError';
+  }
+}
+
+/** What the approval workflow needs to hold a statement until a human decides. */
+export interface PendingApproval {
+  requestId: string;
+  sessionId: string;
+  principal: Principal;
+  connection: string;
+  profileName: string;
+  sql: string;
+  params: unknown[];
+  sqlHash: string;
+  reasons: Reason[];
+  estimatedRows?: number;
+  expiresAfterMinutes: number;
+  reason?: string;
+}
+
+export interface ApprovalStarter {
+  start(pending: PendingApproval): Promise<{ expiresAt: string }>;
+}
+
+export interface BrokerDeps {
+  policy: PolicyConfig;
+  audit: AuditLog;
+  events: EventPublisher;
+  connections: ConnectionRuntime;
+  clock: Clock;
+  log: Logger;
+  /** HMAC key of the `hash` masker */
+  hashKey?: Uint8Array;
+  /** without it, statements that need approval are refused with `approval_required` */
+  approvals?: ApprovalStarter;
+}
+
+export class Broker {
+  constructor(readonly deps: BrokerDeps) {}
+
+
+  maskingInput(principal: Principal): MaskingPolicyInput {
+    const m = this.deps.policy.masking;
+    const input: MaskingPolicyInput = { rules: m.rules, detectors: m.detectors, exempt: isExemptFromMasking(this.deps.policy, principal) };
+    if (this.deps.hashKey) input.hashKey = this.deps.hashKey;
+    return input;
+  }
+
+  async query(principal: Principal, req: QueryRequest, signal?: AbortSignal): Promise<QueryOutcome> {
+    const requestId = newRequestId();
+    if (req.sessionId !== undefined && !SESSION_ID_PATTERN.test(req.sessionId)) {
+      throw new RequestError(requestId, req.sessionId, new BrokerError('invalid_request', 'sessionId must be 8–64 characters of letters, digits, "_" or "-".'));
+    }
+    const sessionId = req.sessionId ?? newSessionId();
+    const actor = actorFromPrincipal(principal);
+    const received = auditEvent('request.received', requestId, actor, requestReceivedData({ connection: req.connection, sql: req.sql, params: req.params, dryRun: req.dryRun, ...(req.reason === undefined ? {} : { reason: req.reason }), ...(req.maxRows === undefined ? {} : { maxRows: req.maxRows }) }));
+    const sqlHash = received.data.sqlHash as string;
+
+    let resolved: ResolvedProfile | undefined;
+    let analysis: Analysis | undefined;
+    let decision: Decision;
+    let plan: MaskPlan | undefined;
+    let estimatedRows: number | undefined;
+    try {
+      resolved = resolveProfile(this.deps.policy, principal, req.connection);
+      analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
+      const facts = await this.gatherFacts(req, resolved, analysis, principal);
+      plan = facts.plan;
+      estimatedRows = facts.estimatedRows;
+      decision = decide({ analysis, profile: resolved.profile, policy: this.deps.policy, volatileFunctions: facts.volatileFunctions, estimatedRows });
+    } catch (e) {
+      if (!isBrokerError(e)) throw e;
+      // Refusals before a decision are recorded too: nothing leaves unrecorded.
+      const reasons = e.reasons.length ? e.reasons : [{ code: e.code, message: e.message }];
+      await this.recordOrUnavailable(requestId, sessionId, received, auditEvent('decision', requestId, actor, decisionData({ outcome: 'denied', reasons, profile: resolved?.name ?? null, sqlHash })));
+      throw new RequestError(requestId, sessionId, e);
+    }
+
+    // Assigned in the try above, which rethrows on any failure.
+    const a: Analysis = analysis!;
+    const profileName = resolved.name;
+    const decided = decisionData({
+      outcome: decision.outcome === 'allow' ? 'allowed' : decision.outcome === 'deny' ? 'denied' : 'pending_approval',
+      reasons: decision.reasons,
+      profile: profileName,
+      sqlHash,
+      statementKind: a.kind,
+      tables: [...a.tablesRead, ...a.tablesWritten].map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)),
+      ...(estimatedRows === undefined ? {} : { estimatedRows }),
+    });
+    const decisionEvents = [received, auditEvent('decision', requestId, actor, decided)];
+
+    if (decision.outcome === 'deny') {
+      await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
+      throw new RequestError(requestId, sessionId, new BrokerError('policy_denied', decision.reasons[0]?.message ?? 'The policy refuses this statement.', { reasons: decision.reasons }));
+    }
+
+    if (decision.outcome === 'needs_approval') {
+      const approval = resolved.profile.approval;
+      if (req.dryRun || !this.deps.approvals || !approval) {
+        await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
+        if (req.dryRun) return { decision: 'pending_approval', requestId, sessionId, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAt: '', ...(estimatedRows === undefined ? {} : { estimatedRows }) };
+        throw new RequestError(
+          requestId,
+          sessionId,
+          new BrokerError('approval_required', 'This statement needs a human approval, which this deployment cannot request.', { reasons: decision.reasons, details: { approvalRequired: true } }),
+        );
+      }
+      await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
+      const pending: PendingApproval = {
+        requestId,
+        sessionId,
+        principal,
+        connection: req.connection,
+        profileName,
+        sql: req.sql,
+        params: req.params,
+        sqlHash: a.sqlHash,
+        reasons: decision.reasons,
+        expiresAfterMinutes: approval.expiresAfterMinutes,
+      };
+      if (estimatedRows !== undefined) pending.estimatedRows = estimatedRows;
+      if (req.reason !== undefined) pending.reason = req.reason;
+      const { expiresAt } = await this.deps.approvals.start(pending);
+      return { decision: 'pending_approval', requestId, sessionId, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAt, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
+    }
+
+    if (req.dryRun) {
+      await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
+      return { decision: 'allowed', requestId, sessionId, executed: false, reasons: decision.reasons, statementKind: a.kind, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
+    }
+
+    const result = await this.executeAndMask({ requestId, sessionId, actor, connection: req.connection, profileName, profile: resolved.profile, analysis: a, plan, sql: req.sql, params: req.params, maxRows: req.maxRows, decisionEvents, signal });
+    return { decision: 'allowed', requestId, sessionId, executed: true, ...result };
+  }
+
+  /** Facts the decision needs from the database: function volatility, row estimates, masking plan. */
+  private async gatherFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal) {
+    const { connections } = this.deps;
+    const planP = planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection));
+    const volatileP = analysis.functions.length > 0 ? connections.functionCatalog(req.connection).volatileAmong(analysis.functions) : Promise.resolve([]);
+    let estimateP: Promise<number | undefined> = Promise.resolve(undefined);
+    if (resolved.profile.access !== 'read' && (analysis.command === 'UpdateStmt' || analysis.command === 'DeleteStmt' || analysis.command === 'MergeStmt') && analysis.hasWhere !== false) {
+      estimateP = (async () => {
+        const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'write');
+        return await estimateAffectedRows(handle.pool, req.sql, req.params);
+      })();
+    }
+    try {
+      const [plan, volatileFunctions, estimatedRows] = await Promise.all([planP, volatileP, estimateP]);
+      return { plan, volatileFunctions, estimatedRows };
+    } catch (e) {
+      if (isBrokerError(e)) throw e;
+      if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) {
+        // The database refused to plan it (e.g. EXPLAIN of an unknown table): report without values.
+        throw new BrokerError('query_failed', 'The database could not plan this statement. Check table and column names with GET /api/connections/{name}/schema.', { cause: e });
+      }
+      throw new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
+    }
+  }
+
+  /**
+   * Append events to the session's chain (issued together, so the audit log can store them in one
+   * block); a store that cannot be reached turns into 503, never a silent skip.
+   */
+  private async recordOrUnavailable(requestId: string, sessionId: string, ...events: AuditEventInput[]): Promise<void> {
+    try {
+      await Promise.all(events.map((e) => this.deps.audit.append(sessionId, e)));
+    } catch (e) {
+      throw new RequestError(requestId, sessionId, isBrokerError(e) ? e : new BrokerError('dependency_unavailable', 'The audit store cannot be reached; nothing was executed. Retry later.', { cause: e }));
+    }
+  }
+
+  /**
+   * Execute an allowed statement and mask its result. Reads overlap the decision append with the
+   * query (a read changes nothing) but never return before both the decision and the result are
+   * recorded; writes run only after their decision is stored.
+   */
+  async executeAndMask(x: {
+    requestId: string;
+    sessionId: string;
+    actor: AuditActor;
+    connection: string;
+    profileName: string;
+    profile: ProfileConfig;
+    analysis: Analysis;
+    plan: MaskPlan | undefined;
+    sql: string;
+    params: unknown[];
+    maxRows: number | undefined;
+    /** recorded before (writes) or while (reads) the statement runs */
+    decisionEvents: AuditEventInput[];
+    signal: AbortSignal | undefined;
+    /** run on a pool other than the profile's own (approved work under a JIT role) */
+    handle?: import('../db/pools.js').PoolHandle;
+  }): Promise<{ columns: ColumnOut[]; rows: unknown[][]; rowCount: number; truncated: boolean; durationMs: number }> {
+    const { requestId, sessionId, actor, analysis } = x;
+    const mode = analysis.kind === 'read' ? 'read' : 'write';
+    const started = performance.now();
+    const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
+    const run = async () => {
+      const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: x.profile.maxResultBytes, mode, ...(x.signal ? { signal: x.signal } : {}) });
+    };
+
+    let execution;
+    try {
+      if (mode === 'read' && x.decisionEvents.length) {
+        const recordP = this.recordOrUnavailable(requestId, sessionId, ...x.decisionEvents);
+        const runP = run();
+        const [rec, res] = await Promise.allSettled([recordP, runP]);
+        if (rec.status === 'rejected') throw rec.reason;
+        if (res.status === 'rejected') throw res.reason;
+        execution = res.value;
+      } else {
+        if (x.decisionEvents.length) await this.recordOrUnavailable(requestId, sessionId, ...x.decisionEvents);
+        execution = await run();
+      }
+    } catch (e) {
+      if (e instanceof RequestError) throw e;
+      const error = this.failureToError(e, x.plan);
+      await this.recordOrUnavailable(requestId, sessionId, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
+      throw new RequestError(requestId, sessionId, error);
+    }
+
+    const masked = await (async () => {
+      if (x.plan) await prepareOrigins(x.plan, execution.fields);
+      return x.plan ? applyMasking(x.plan, execution.fields, execution.rows) : undefined;
+    })();
+    if (!masked) throw new RequestError(requestId, sessionId, new BrokerError('internal_error', 'No masking plan; the result was withheld.'));
+    const columns: ColumnOut[] = masked.columns;
+    const rows = toJsonRows(masked.rows, execution.fields.map((f) => f.dataTypeID), columns.map((c) => c.masked !== false));
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    await this.recordOrUnavailable(requestId, sessionId, auditEvent('executed', requestId, actor, executedData({ columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs })));
+    return { columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs };
+  }
+
+  private failureToError(e: unknown, plan: MaskPlan | undefined): BrokerError {
+    if (isBrokerError(e)) return e;
+    if (e instanceof DatabaseFailure) {
+      const info = sanitizeDatabaseError(e.info, plan);
+      if (info.sqlstate === '57014') {
+        return new BrokerError('query_timeout', 'The statement ran past the profile\'s time limit and was cancelled. Narrow it (WHERE, LIMIT) and retry.', { details: { sqlstate: info.sqlstate } });
+      }
+      if (info.sqlstate === '25006') {
+        return new BrokerError('policy_denied', 'The database refused a write in a read-only transaction.', { reasons: [{ code: 'read_only_transaction', message: 'Reads run read-only. Use a write profile for changes.' }], details: { sqlstate: info.sqlstate } });
+      }
+      const text = [info.message, info.detail ? `Detail: ${info.detail}` : '', info.hint ? `Hint: ${info.hint}` : ''].filter(Boolean).join(' ');
+      return new BrokerError('query_failed', `The database refused the statement: ${text}`, { details: { sqlstate: info.sqlstate } });
+    }
+    return new BrokerError('internal_error', 'The statement failed unexpectedly; nothing was returned.', { cause: e });
+  }
+}

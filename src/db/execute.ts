@@ -1,0 +1,118 @@
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { BrokerError } from '../errors.js';
+import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './types.js';
+import type { PoolHandle } from './pools.js';
+import { withPasswordRetry } from './credentials.js';
+
+/** Keep every value as the server's text: masking and detectors see exactly what was sent. */
+const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
+
+export interface StatementRequest {
+  sql: string;
+  params: unknown[];
+  /** rows returned at most; one more is read to know whether the result was truncated */
+  maxRows: number;
+  maxBytes: number;
+  /** reads stream through a cursor and stop at the cap; writes run to completion */
+  mode: 'read' | 'write';
+  /** aborting drops the connection; the server then cancels the statement (client_connection_check_interval) */
+  signal?: AbortSignal;
+}
+
+/** A statement the database refused; the message is sanitized by the caller before anyone sees it. */
+export class DatabaseFailure extends Error {
+  constructor(readonly info: DatabaseErrorInfo) {
+    super(info.message);
+    this.name = 'DatabaseFailure';
+  }
+}
+
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|28|3D000)/;
+
+function isDatabaseError(e: unknown): e is pg.DatabaseError {
+  return e instanceof pg.DatabaseError;
+}
+
+function toFailure(e: unknown): Error {
+  if (e instanceof BrokerError) return e;
+  if (isDatabaseError(e) && e.code && !UNAVAILABLE_SQLSTATE.test(e.code)) {
+    const info: DatabaseErrorInfo = { sqlstate: e.code, message: e.message };
+    if (e.detail) info.detail = e.detail;
+    if (e.hint) info.hint = e.hint;
+    return new DatabaseFailure(info);
+  }
+  return new BrokerError('dependency_unavailable', 'The database cannot be reached right now; nothing was executed. Retry in a moment.', { cause: e });
+}
+
+function fieldsOf(result: pg.QueryResult | undefined): ResultField[] {
+  return (result?.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
+}
+
+/** Cut rows so the result stays under `maxBytes` of cell text. */
+function capBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: boolean } {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    for (const cell of row) if (cell !== null) bytes += cell.length;
+    if (bytes > maxBytes) return { rows: rows.slice(0, i), cut: true };
+  }
+  return { rows, cut: false };
+}
+
+function readCursor(cursor: Cursor<Cell[]>, count: number): Promise<{ rows: Cell[][]; result: pg.QueryResult }> {
+  return new Promise((resolve, reject) => {
+    cursor.read(count, (err, rows, result) => (err ? reject(err) : resolve({ rows, result })));
+  });
+}
+
+export async function executeStatement(handle: PoolHandle, req: StatementRequest): Promise<ExecutionResult> {
+  const started = performance.now();
+  let client: pg.PoolClient;
+  try {
+    client = await withPasswordRetry(handle.credentials, () => handle.pool.connect());
+  } catch (e) {
+    throw new BrokerError('dependency_unavailable', 'The database cannot be reached right now; nothing was executed. Retry in a moment.', { cause: e });
+  }
+  let broken: Error | undefined;
+  const onAbort = () => {
+    broken = new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
+    client.release(broken);
+  };
+  if (req.signal?.aborted) onAbort();
+  else req.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (broken) throw broken;
+    let rows: Cell[][];
+    let result: pg.QueryResult | undefined;
+    let more = false;
+    if (req.mode === 'read') {
+      const cursor = client.query(new Cursor<Cell[]>(req.sql, req.params, { rowMode: 'array', types: RAW_TEXT }));
+      const read = await readCursor(cursor, req.maxRows + 1);
+      result = read.result;
+      rows = read.rows;
+      more = rows.length > req.maxRows;
+      if (more) rows = rows.slice(0, req.maxRows);
+      await cursor.close();
+    } else {
+      result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT });
+      rows = result.rows;
+      more = rows.length > req.maxRows;
+      if (more) rows = rows.slice(0, req.maxRows);
+    }
+    const capped = capBytes(rows, req.maxBytes);
+    return {
+      fields: fieldsOf(result),
+      rows: capped.rows,
+      rowCount: req.mode === 'read' ? capped.rows.length : (result?.rowCount ?? capped.rows.length),
+      truncated: more || capped.cut,
+      command: result?.command ?? '',
+      durationMs: performance.now() - started,
+    };
+  } catch (e) {
+    throw broken ?? toFailure(e);
+  } finally {
+    req.signal?.removeEventListener('abort', onAbort);
+    if (!broken) client.release();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Cached catalog look-ups for one connection: what a table name resolves to, a relation's columns
+ * (with the names of the same column in inheritance parents and children, so a rule on a parent
+ * also covers its partitions), view definitions (to trace view columns to base columns), function
+ * facts (built-in or not, set-returning) and type names.
+ *
+ * Entries expire after `ttlMs` so DDL made elsewhere is picked up; the pipeline calls `invalidate()`
+ * after DDL it ran itself.
+ */
+import type { Queryable } from '../db/types.js';
+import type { ColumnKey } from './types.js';
+
+export interface RelationColumn {
+  attnum: number;
+  name: string;
+  /** `schema.table.column` of this column, then of the same column in inheritance parents and children */
+  keys: readonly ColumnKey[];
+}
+
+export interface RelationInfo {
+  oid: number;
+  schema: string;
+  name: string;
+  /** pg_class.relkind: r table, p partitioned, v view, m materialized view, f foreign, … */
+  kind: string;
+  /** user columns in attnum order (dropped columns left out) */
+  columns: readonly RelationColumn[];
+  /** SELECT text of a view or materialized view (pg_get_viewdef) */
+  definition?: string;
+}
+
+export interface FunctionFacts {
+  /** every function of that name the call can resolve to is a pg_catalog function */
+  builtin: boolean;
+  /** some function of that name returns a set (its row count may depend on its arguments) */
+  setReturning: boolean;
+}
+
+export interface ColumnCatalog {
+  /** Resolve table names as the server would (search_path); the map is keyed by `relationNameKey`. Unknown names map to null. */
+  relationsByName(names: readonly { schema?: string; name: string }[]): Promise<Map<string, RelationInfo | null>>;
+  relationsByOid(oids: readonly number[]): Promise<Map<number, RelationInfo | null>>;
+  /** a relation already fetched (synchronous, for the masking of a result) */
+  peekRelation(oid: number): RelationInfo | null | undefined;
+  /** facts about functions by name: key `name` (unqualified call) or `schema.name` */
+  functions(names: readonly { schema?: string; name: string }[]): Promise<Map<string, FunctionFacts>>;
+  typeNames(oids: readonly number[]): Promise<Map<number, string>>;
+  /** forget everything (after DDL) */
+  invalidate(): void;
+}
+
+export function relationNameKey(n: { schema?: string; name: string }): string {
+  return n.schema === undefined ? n.name : `${n.schema}\u0000${n.name}`;
+}
+
+export function functionNameKey(n: { schema?: string; name: string }): string {
+  return n.schema === undefined ? n.name : `${n.schema}.${n.name}`;
+}
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+interface Entry<T> {
+  value: T;
+  at: number;
+}
+
+class TtlCache<K, V> {
+  private readonly map = new Map<K, Entry<V>>();
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+  get(k: K): V | undefined {
+    const e = this.map.get(k);
+    if (!e) return undefined;
+    if (this.now() - e.at > this.ttlMs) {
+      this.map.delete(k);
+      return undefined;
+    }
+    return e.value;
+  }
+  has(k: K): boolean {
+    return this.get(k) !== undefined;
+  }
+  set(k: K, v: V): void {
+    this.map.set(k, { value: v, at: this.now() });
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+const RELATIONS_SQL = `
+select c.oid::text as oid, ns.nspname as schema, c.relname as name, c.relkind::text as kind,
+       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition
+  from pg_class c join pg_namespace ns on ns.oid = c.relnamespace
+ where c.oid = any($1::oid[])`;
+
+const COLUMNS_SQL = `
+select a.attrelid::text as oid, a.attnum::int as attnum, a.attname as name
+  from pg_attribute a
+ where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped
+ order by a.attrelid, a.attnum`;
+
+/** Inheritance parents and children (partitions included), transitively. */
+const RELATIVES_SQL = `
+with recursive up(relid, rel) as (
+  select inhrelid, inhparent from pg_inherits where inhrelid = any($1::oid[])
+  union
+  select up.relid, i.inhparent from up join pg_inherits i on i.inhrelid = up.rel
+), down(relid, rel) as (
+  select inhparent, inhrelid from pg_inherits where inhparent = any($1::oid[])
+  union
+  select down.relid, i.inhrelid from down join pg_inherits i on i.inhparent = down.rel
+)
+select r.relid::text as oid, ns.nspname as schema, c.relname as name
+  from (select relid, rel from up union select relid, rel from down) r
+  join pg_class c on c.oid = r.rel
+  join pg_namespace ns on ns.oid = c.relnamespace`;
+
+export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; now?: () => number } = {}): ColumnCatalog {
+  const ttl = options.ttlMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const byName = new TtlCache<string, number | null>(ttl, now);
+  const byOid = new TtlCache<number, RelationInfo | null>(ttl, now);
+  const funcs = new TtlCache<string, FunctionFacts>(ttl, now);
+  const types = new TtlCache<number, string>(ttl, now);
+
+  async function fetchRelations(oids: number[]): Promise<void> {
+    if (oids.length === 0) return;
+    const [rels, cols, relatives] = [
+      await db.query<{ oid: string; schema: string; name: string; kind: string; definition: string | null }>(RELATIONS_SQL, [oids]),
+      await db.query<{ oid: string; attnum: number | string; name: string }>(COLUMNS_SQL, [oids]),
+      await db.query<{ oid: string; schema: string; name: string }>(RELATIVES_SQL, [oids]),
+    ];
+    const relativesOf = new Map<number, { schema: string; name: string }[]>();
+    for (const r of relatives.rows) {
+      const list = relativesOf.get(Number(r.oid)) ?? [];
+      list.push({ schema: r.schema, name: r.name });
+      relativesOf.set(Number(r.oid), list);
+    }
+    const colsOf = new Map<number, { attnum: number; name: string }[]>();
+    for (const c of cols.rows) {
+      const list = colsOf.get(Number(c.oid)) ?? [];
+      list.push({ attnum: Number(c.attnum), name: c.name });
+      colsOf.set(Number(c.oid), list);
+    }
+    const found = new Set<number>();
+    for (const r of rels.rows) {
+      const oid = Number(r.oid);
+      found.add(oid);
+      const family = relativesOf.get(oid) ?? [];
+      const columns: RelationColumn[] = (colsOf.get(oid) ?? []).map((c) => ({
+        attnum: c.attnum,
+        name: c.name,
+        keys: [`${r.schema}.${r.name}.${c.name}`, ...family.map((f) => `${f.schema}.${f.name}.${c.name}`)],
+      }));
+      const info: RelationInfo = { oid, schema: r.schema, name: r.name, kind: r.kind, columns };
+      if (r.definition !== null && r.definition !== undefined) info.definition = r.definition;
+      byOid.set(oid, info);
+    }
+    for (const oid of oids) if (!found.has(oid)) byOid.set(oid, null);
+  }
+
+  return {
+    async relationsByName(names) {
+      const keys = [...new Set(names.map(relationNameKey))];
+      const missing = keys.filter((k) => !byName.has(k));
+      if (missing.length > 0) {
+        const texts = missing.map((k) => k.split('\u0000').map(quoteIdent).join('.'));
+        const { rows } = await db.query<{ i: string | number; oid: string | null }>(
+          `select n.i::int as i, to_regclass(n.req)::oid::text as oid from unnest($1::text[]) with ordinality as n(req, i)`,
+          [texts],
+        );
+        for (const r of rows) {
+          const key = missing[Number(r.i) - 1];
+          if (key !== undefined) byName.set(key, r.oid === null ? null : Number(r.oid));
+        }
+      }
+      const oids = keys.map((k) => byName.get(k)).filter((o): o is number => typeof o === 'number');
+      const infos = await this.relationsByOid(oids);
+      const out = new Map<string, RelationInfo | null>();
+      for (const k of keys) {
+        const oid = byName.get(k);
+        out.set(k, typeof oid === 'number' ? (infos.get(oid) ?? null) : null);
+      }
+      return out;
+    },
+
+    async relationsByOid(oids) {
+      const unique = [...new Set(oids)];
+      await fetchRelations(unique.filter((o) => byOid.get(o) === undefined));
+      return new Map(unique.map((o) => [o, byOid.get(o) ?? null]));
+    },
+
+    peekRelation(oid) {
+      return byOid.get(oid);
+    },
+
+    async functions(names) {
+      const wanted = [...new Map(names.map((n) => [functionNameKey(n), n])).values()];
+      const missing = wanted.filter((n) => !funcs.has(functionNameKey(n)));
+      if (missing.length > 0) {
+        const { rows } = await db.query<{ schema: string; name: string; srf: boolean | string }>(
+          `select n.nspname as schema, p.proname as name, p.proretset as srf
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where p.proname = any($1::text[])`,
+          [[...new Set(missing.map((n) => n.name))]],
+        );
+        for (const n of missing) {
+          const matches = rows.filter((r) => r.name === n.name && (n.schema === undefined || r.schema === n.schema));
+          const srf = matches.some((r) => r.srf === true || r.srf === 't' || r.srf === 'true');
+          // Unknown names and user functions are not built-in: their lineage is unknown (fail closed).
+          const builtin = matches.length > 0 && matches.every((r) => r.schema === 'pg_catalog');
+          funcs.set(functionNameKey(n), { builtin, setReturning: srf || matches.length === 0 });
+        }
+      }
+      return new Map(wanted.map((n) => [functionNameKey(n), funcs.get(functionNameKey(n)) ?? { builtin: false, setReturning: true }]));
+    },
+
+    async typeNames(oids) {
+      const unique = [...new Set(oids)];
+      const missing = unique.filter((o) => !types.has(o));
+      if (missing.length > 0) {
+        const { rows } = await db.query<{ oid: string; name: string }>(`select oid::text as oid, typname as name from pg_type where oid = any($1::oid[])`, [missing]);
+        for (const r of rows) types.set(Number(r.oid), r.name);
+      }
+      const out = new Map<number, string>();
+      for (const o of unique) {
+        const n = types.get(o);
+        if (n !== undefined) out.set(o, n);
+      }
+      return out;
+    },
+
+    invalidate() {
+      byName.clear();
+      byOid.clear();
+      funcs.clear();
+      types.clear();
+    },
+  };
+}

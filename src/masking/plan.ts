@@ -1,0 +1,134 @@
+/**
+ * Planning, before execution: resolve what the statement names (tables, views and what they read,
+ * functions), trace the lineage of every output column, and refuse inference (a masked column
+ * deciding which rows, which order, or whether an error comes back).
+ */
+import type { Node } from '@pgsql/types';
+import { BrokerError } from '../errors.js';
+import type { MaskerName } from '../policy/schema.js';
+import { nameFromList } from '../sql/names.js';
+import { parseStatements } from '../sql/parser.js';
+import type { Analysis } from '../sql/types.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type RelationInfo } from './catalog.js';
+import { LineageWalker, type StatementLineage } from './lineage.js';
+import { maskedSources } from './lineage-ops.js';
+import type { ColumnKey, Lineage, MaskingPolicyInput, MaskPlan } from './types.js';
+
+type QName = { schema?: string; name: string };
+
+/** Table and function names anywhere under `root` (iterative: parse trees can be very deep). */
+function collectNames(root: unknown, relations: Map<string, QName>, functions: Map<string, QName>): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    if (typeof o.relname === 'string' && o.catalogname === undefined) {
+      const n: QName = typeof o.schemaname === 'string' ? { schema: o.schemaname, name: o.relname } : { name: o.relname };
+      relations.set(relationNameKey(n), n);
+    }
+    if (Array.isArray(o.funcname)) {
+      const n = nameFromList(o.funcname);
+      if (n) functions.set(functionNameKey(n), n);
+    }
+    for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
+  }
+}
+
+function parseView(definition: string): Node | undefined {
+  try {
+    const stmts = parseStatements(definition);
+    return stmts.length === 1 ? stmts[0]?.stmt : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MAX_VIEW_ROUNDS = 16;
+
+/** Everything the walker may look up, fetched from the catalog (views expanded transitively). */
+export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>) {
+  const relationNames = new Map<string, QName>();
+  const functionNames = new Map<string, QName>();
+  collectNames(root, relationNames, functionNames);
+  const relations = new Map<string, RelationInfo | null>();
+  const views = new Map<number, Node | undefined>();
+  let pending = [...relationNames.values()];
+  for (let round = 0; round < MAX_VIEW_ROUNDS && pending.length > 0; round++) {
+    const found = await catalog.relationsByName(pending);
+    const next = new Map<string, QName>();
+    for (const [k, info] of found) {
+      relations.set(k, info);
+      if (info?.definition !== undefined && !views.has(info.oid)) {
+        const q = parseView(info.definition);
+        views.set(info.oid, q);
+        if (q) collectNames(q, next, functionNames);
+      }
+    }
+    pending = [...next.entries()].filter(([k]) => !relations.has(k)).map(([, n]) => n);
+  }
+  const functions = functionNames.size > 0 ? await catalog.functions([...functionNames.values()]) : new Map<string, FunctionFacts>();
+  const relationColumns = new Set<ColumnKey>();
+  for (const info of relations.values()) for (const c of info?.columns ?? []) for (const k of c.keys) relationColumns.add(k);
+  return {
+    rules,
+    relationColumns,
+    relation: (n: QName) => relations.get(relationNameKey(n)),
+    viewQuery: (info: RelationInfo) => views.get(info.oid),
+    function: (n: QName) => functions.get(functionNameKey(n)),
+  };
+}
+
+export function rulesMap(policy: MaskingPolicyInput): Map<ColumnKey, MaskerName> {
+  return new Map(policy.rules.map((r) => [r.column, r.with]));
+}
+
+/** Trace a statement; a tree too deep for the walker is refused when masked columns are in reach. */
+export async function traceStatement(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>): Promise<StatementLineage & { relationColumns: ReadonlySet<ColumnKey> }> {
+  const env = await resolveStatementEnv(root, catalog, rules);
+  try {
+    return { ...new LineageWalker(env).trace(root), relationColumns: env.relationColumns };
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return {
+      outputs: undefined,
+      relationColumns: env.relationColumns,
+      unknownUsed: true,
+      reasons: [{ code: 'masked_lineage_unknown', message: 'The statement is nested too deeply to trace where its values come from, and masked columns are within its reach. Simplify the statement.' }],
+    };
+  }
+}
+
+function rootOf(analysis: Analysis): Node {
+  return analysis.stmt?.stmt ?? analysis.root;
+}
+
+export async function planMasking(analysis: Analysis, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<MaskPlan> {
+  const rules = rulesMap(policy);
+  const base = {
+    exempt: policy.exempt,
+    rules,
+    detectors: policy.detectors,
+    hashKey: policy.hashKey,
+    catalog,
+    origins: new Map<string, Lineage>(),
+    typeNames: new Map<number, string>(),
+  };
+  if (policy.exempt) {
+    return { ...base, outputs: undefined, reach: { sources: new Set(), identity: false }, maskedInReach: false };
+  }
+  const traced = await traceStatement(rootOf(analysis), catalog, rules);
+  const reachSources = new Set(traced.relationColumns);
+  if (traced.unknownUsed) for (const k of rules.keys()) reachSources.add(k);
+  const reach: Lineage = { sources: reachSources, identity: false };
+  const maskedInReach = maskedSources(reach, rules).length > 0;
+  const reasons = maskedInReach ? traced.reasons : traced.reasons.filter((r) => r.code !== 'masked_lineage_unknown');
+  if (reasons.length > 0) {
+    throw new BrokerError('policy_denied', `The statement uses masked columns in a way that would reveal their values: ${reasons.map((r) => r.message).join(' ')}`, { reasons });
+  }
+  return { ...base, outputs: traced.outputs, reach, maskedInReach };
+}

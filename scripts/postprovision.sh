@@ -28,7 +28,9 @@ step "Sign-in redirect URI"
 callback="${base_url%/}/.auth/login/aad/callback"
 redirects="$(json_str "$callback")"
 while IFS= read -r uri; do
-  [ -n "$uri" ] && [ "$uri" != "$callback" ] && redirects="$redirects,$(json_str "$uri")"
+  if [ -n "$uri" ] && [ "$uri" != "$callback" ]; then
+    redirects="$redirects,$(json_str "$uri")"
+  fi
 done < <(az ad app show --id "$app_id" --query 'web.redirectUris[]' -o tsv --only-show-errors)
 # ID tokens are issued to the hybrid sign-in flow of App Service Authentication only.
 body="{\"web\":{\"homePageUrl\":$(json_str "$base_url"),\"redirectUris\":[${redirects}],\"implicitGrantSettings\":{\"enableIdTokenIssuance\":true,\"enableAccessTokenIssuance\":false}}}"

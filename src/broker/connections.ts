@@ -86,6 +86,11 @@ export class ConnectionRuntime {
     return this.catalogsFor(connection).columns;
   }
 
+  invalidateCatalogs(connection: string): void {
+    this.catalogs.get(connection)?.columns.invalidate();
+    this.catalogs.delete(connection);
+  }
+
   async close(): Promise<void> {
     await this.pools.closeAll();
   }

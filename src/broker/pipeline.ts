@@ -95,6 +95,16 @@ export interface BrokerDeps {
   approvals?: ApprovalStarter;
 }
 
+/** A failure while gathering facts for the decision, as the error the agent sees. */
+function asFactError(e: unknown): BrokerError {
+  if (isBrokerError(e)) return e;
+  if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) {
+    // The database refused to plan it (e.g. EXPLAIN of an unknown table): report without values.
+    return new BrokerError('query_failed', 'The database could not plan this statement. Check table and column names with GET /api/connections/{name}/schema.', { cause: e });
+  }
+  return new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
+}
+
 export class Broker {
   constructor(readonly deps: BrokerDeps) {}
 
@@ -119,15 +129,12 @@ export class Broker {
     let resolved: ResolvedProfile | undefined;
     let analysis: Analysis | undefined;
     let decision: Decision;
-    let plan: MaskPlan | undefined;
+    let plan: MaskPlan;
     let estimatedRows: number | undefined;
     try {
       resolved = resolveProfile(this.deps.policy, principal, req.connection);
       analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
-      const facts = await this.gatherFacts(req, resolved, analysis, principal);
-      plan = facts.plan;
-      estimatedRows = facts.estimatedRows;
-      decision = decide({ analysis, profile: resolved.profile, policy: this.deps.policy, volatileFunctions: facts.volatileFunctions, estimatedRows });
+      ({ decision, plan, estimatedRows } = await this.decideWithFacts(req, resolved, analysis, principal));
     } catch (e) {
       if (!isBrokerError(e)) throw e;
       // Refusals before a decision are recorded too: nothing leaves unrecorded.
@@ -194,29 +201,41 @@ export class Broker {
     return { decision: 'allowed', requestId, sessionId, executed: true, ...result };
   }
 
-  /** Facts the decision needs from the database: function volatility, row estimates, masking plan. */
-  private async gatherFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal) {
-    const { connections } = this.deps;
-    const planP = planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection));
-    const volatileP = analysis.functions.length > 0 ? connections.functionCatalog(req.connection).volatileAmong(analysis.functions) : Promise.resolve([]);
-    let estimateP: Promise<number | undefined> = Promise.resolve(undefined);
-    if (resolved.profile.access !== 'read' && (analysis.command === 'UpdateStmt' || analysis.command === 'DeleteStmt' || analysis.command === 'MergeStmt') && analysis.hasWhere !== false) {
-      estimateP = (async () => {
-        const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'write');
-        return await estimateAffectedRows(handle.pool, req.sql, req.params);
-      })();
-    }
-    try {
-      const [plan, volatileFunctions, estimatedRows] = await Promise.all([planP, volatileP, estimateP]);
-      return { plan, volatileFunctions, estimatedRows };
-    } catch (e) {
-      if (isBrokerError(e)) throw e;
-      if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) {
-        // The database refused to plan it (e.g. EXPLAIN of an unknown table): report without values.
-        throw new BrokerError('query_failed', 'The database could not plan this statement. Check table and column names with GET /api/connections/{name}/schema.', { cause: e });
+  /**
+   * Decide with the facts only the database knows: function volatility and the masking plan first
+   * (in parallel), then — only when every other rule lets the statement through — the row estimate
+   * of a bulk write, planned by EXPLAIN in a read-only transaction. A masking refusal comes after the
+   * guardrail reasons, so the agent learns the most fundamental problem first.
+   */
+  private async decideWithFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal): Promise<{ decision: Decision; plan: MaskPlan; estimatedRows?: number }> {
+    const { connections, policy } = this.deps;
+    const [planResult, volatileResult] = await Promise.allSettled([
+      planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection)),
+      analysis.functions.length > 0 ? connections.functionCatalog(req.connection).volatileAmong(analysis.functions) : Promise.resolve([]),
+    ]);
+    if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason);
+    const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
+    let decision = decide(input);
+    if (planResult.status === 'rejected') {
+      const maskingError = asFactError(planResult.reason);
+      if (decision.outcome === 'deny') {
+        throw new BrokerError('policy_denied', decision.reasons[0]?.message ?? 'The policy refuses this statement.', { reasons: [...decision.reasons, ...maskingError.reasons] });
       }
-      throw new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
+      throw maskingError;
     }
+    const plan = planResult.value;
+    if (decision.outcome === 'deny' || analysis.needsRowEstimate !== true || analysis.hasWhere === false || resolved.profile.access === 'read') {
+      return { decision, plan };
+    }
+    let estimatedRows: number;
+    try {
+      const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'read');
+      estimatedRows = await estimateAffectedRows(handle.pool, req.sql, req.params);
+    } catch (e) {
+      throw asFactError(e);
+    }
+    decision = decide({ ...input, estimatedRows });
+    return { decision, plan, estimatedRows };
   }
 
   /**
@@ -244,7 +263,7 @@ export class Broker {
     profileName: string;
     profile: ProfileConfig;
     analysis: Analysis;
-    plan: MaskPlan | undefined;
+    plan: MaskPlan;
     sql: string;
     params: unknown[];
     maxRows: number | undefined;
@@ -283,15 +302,19 @@ export class Broker {
       throw new RequestError(requestId, sessionId, error);
     }
 
-    const masked = await (async () => {
-      if (x.plan) await prepareOrigins(x.plan, execution.fields);
-      return x.plan ? applyMasking(x.plan, execution.fields, execution.rows) : undefined;
-    })();
-    if (!masked) throw new RequestError(requestId, sessionId, new BrokerError('internal_error', 'No masking plan; the result was withheld.'));
+    await prepareOrigins(x.plan, execution.fields);
+    const masked = applyMasking(x.plan, execution.fields, execution.rows);
     const columns: ColumnOut[] = masked.columns;
     const rows = toJsonRows(masked.rows, execution.fields.map((f) => f.dataTypeID), columns.map((c) => c.masked !== false));
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-    await this.recordOrUnavailable(requestId, sessionId, auditEvent('executed', requestId, actor, executedData({ columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs })));
+    if (analysis.kind === 'ddl') {
+      // The shape of the database changed: forget cached columns and functions of this connection.
+      this.deps.connections.invalidateCatalogs(x.connection);
+    }
+    // An exempt principal received clear values; its record keeps the digest but no sample of them.
+    const recorded = executedData({ columns, rows: x.plan.exempt ? [] : rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs });
+    if (x.plan.exempt) recorded.rowsDigest = executedData({ columns, rows, rowCount: 0, truncated: false }).rowsDigest;
+    await this.recordOrUnavailable(requestId, sessionId, auditEvent('executed', requestId, actor, recorded));
     return { columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs };
   }
 

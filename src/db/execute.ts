@@ -95,7 +95,8 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
       if (more) rows = rows.slice(0, req.maxRows);
       await cursor.close();
     } else {
-      result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT });
+      // Extended protocol: one statement, never split by the server's simple-query lexer.
+      result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
       rows = result.rows;
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);

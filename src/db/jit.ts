@@ -231,25 +231,15 @@ export async function runAsJitRole<T>(admin: Queryable, options: RunAsJitRoleOpt
   }
 }
 
-/** The admin login of a connection, from the policy key `jitAdmin` (proposed; see below). */
-export interface JitAdminConfig {
-  /** login role with CREATEROLE; may be left out when `credentials.env` names a URL with the user */
-  user?: string;
-  credentials: ConnectionConfig['credentials'];
-}
-
 /**
- * The connection config the JIT admin logs in with: the connection's server, the admin's user
- * and credentials. Undefined when the connection has no `jitAdmin` (no JIT roles there).
+ * The connection config the JIT admin logs in with: the connection's server, the `admin`
+ * credentials (with `env`, the URL's user). Undefined when the connection has no `admin`.
  */
 export function jitAdminConnection(conn: ConnectionConfig): ConnectionConfig | undefined {
-  const admin = (conn as ConnectionConfig & { jitAdmin?: JitAdminConfig }).jitAdmin;
-  if (admin === undefined) return undefined;
-  if (admin.user === undefined && admin.credentials.env === undefined) {
-    throw new BrokerError('internal_error', '`jitAdmin` needs a `user` unless its credentials name a URL in the environment.');
-  }
-  const { user: _brokerUser, ...server } = conn;
-  return { ...server, ...(admin.user === undefined ? {} : { user: admin.user }), credentials: admin.credentials };
+  if (conn.admin === undefined) return undefined;
+  // The broker's login user must not carry over to the admin's password.
+  const { user: _brokerUser, admin, ...server } = conn;
+  return admin.user === undefined ? { ...server, credentials: admin.credentials } : { ...server, user: admin.user, credentials: admin.credentials };
 }
 
 export interface ServerSweepReport {
@@ -259,7 +249,7 @@ export interface ServerSweepReport {
   error?: string;
 }
 
-/** Sweep every connection that has a JIT admin, each over its own short admin connection. */
+/** Sweep every connection that has `admin` credentials, each over its own short admin connection. */
 export async function sweepJitRolesOnConnections(
   connections: Record<string, ConnectionConfig>,
   deps: Omit<ConnectionCredentialsDeps, 'name'>,

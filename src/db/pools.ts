@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { ConnectionCredentials } from './credentials.js';
+import { pgPassword, type ConnectionCredentials } from './credentials.js';
 import type { ProfileConfig } from '../policy/schema.js';
 
 export type ExecutionMode = 'read' | 'write';
@@ -20,6 +20,8 @@ export function sessionOptions(profile: ProfileConfig, mode: ExecutionMode): str
     `lock_timeout=${profile.lockTimeoutMs}`,
     `idle_in_transaction_session_timeout=${Math.max(profile.statementTimeoutMs * 2, 10_000)}`,
     'client_connection_check_interval=1000',
+    // The server must lex strings exactly as libpg-query did (backslashes are not escapes).
+    'standard_conforming_strings=on',
     `default_transaction_read_only=${mode === 'read' ? 'on' : 'off'}`,
   ];
   if (profile.dbRole) opts.unshift(`role=${profile.dbRole}`);
@@ -55,7 +57,7 @@ export class PoolRegistry {
       database: target.database,
       user: target.user,
       ssl: target.ssl ? { rejectUnauthorized: true } : false,
-      password: () => credentials.password(),
+      password: pgPassword(credentials),
       max: this.poolSize(connection),
       idleTimeoutMillis: 60_000,
       connectionTimeoutMillis: 5_000,

@@ -12,6 +12,7 @@ import { loadPolicyFile, validatePolicy, PolicyFileError } from '../policy/load.
 import { readSetting } from '../settings.js';
 import type { PolicyConfig } from '../policy/schema.js';
 import pg from 'pg';
+import { existsSync } from 'node:fs';
 
 const cleanups: (() => Promise<void>)[] = [];
 let stopping = false;
@@ -27,7 +28,8 @@ async function stopAll(code: number): Promise<never> {
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 7071);
   const started = performance.now();
-  const configPath = readSetting('QB_CONFIG');
+  // QB_CONFIG, else qb.yaml in the working directory, else the built-in demo.
+  const configPath = readSetting('QB_CONFIG') ?? (existsSync('qb.yaml') ? 'qb.yaml' : undefined);
   let policy: PolicyConfig;
   let pgServer: LocalPostgres | undefined;
 

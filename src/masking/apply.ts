@@ -47,6 +47,8 @@ export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultFiel
   if (unknownTypes.length > 0) {
     for (const [oid, name] of await plan.catalog.typeNames(unknownTypes)) plan.typeNames.set(oid, name);
   }
+  // Without rules, origins decide nothing (detectors look at content only).
+  if (plan.rules.size === 0) return;
   const wanted = fields.filter((f) => f.tableID !== 0 && !plan.origins.has(originKey(f)));
   if (wanted.length === 0) return;
   const relations = await plan.catalog.relationsByOid(wanted.map((f) => f.tableID));

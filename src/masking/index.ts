@@ -1,13 +1,30 @@
 /**
  * Masking that follows the data, not the column name. The pipeline calls, per request:
- *   planMasking (before execution: lineage, inference refusals) →
- *   prepareOrigins (after execution: server origins of the result columns) →
- *   applyMasking (synchronous, in place) — or sanitizeDatabaseError when the statement failed.
+ *   planMasking      before execution: AST lineage of every output column, and refusal of
+ *                    inference (`masked_column_in_predicate`), of writes that would copy a masked
+ *                    value into a clear column (`masked_column_in_write`) and of statements too
+ *                    deep to trace (`masked_lineage_unknown`);
+ *   prepareOrigins   after execution: server origins (table OID, attnum) of the result columns;
+ *   applyMasking     synchronous, masks the rows in place;
+ *   sanitizeDatabaseError  instead, when the statement failed.
+ *
+ * Decisions:
+ * - A rule's own masker applies to the column's unchanged value (aliases, sub-queries, CTEs, views,
+ *   UNION ALL arms, casts to text). A value computed from masked columns (functions, operators,
+ *   aggregates, whole rows) is masked whole: `hash` and `null` rules keep their masker, every other
+ *   rule becomes `redact` (`last4` of `reverse(card)` would reveal the first digits). Values drawn
+ *   from columns with different maskers get `redact` (`null` if any of them is `null`).
+ * - A masked non-text value (`length(ssn)` → int4) becomes the text `[redacted]` and its column is
+ *   reported with type `text`; `null` keeps the type.
+ * - Unknown lineage (user functions, unresolvable names, statements like EXECUTE, positions that
+ *   cannot be known) gets every column in reach plus every masked column of the policy: fail closed.
+ * - An exempt principal gets a pass-through plan: no catalog look-up, no masking, no detectors.
  */
 export { createColumnCatalog, type ColumnCatalog, type RelationInfo, type RelationColumn, type FunctionFacts } from './catalog.js';
 export { planMasking } from './plan.js';
 export { prepareOrigins, applyMasking, maskResult, chooseMasker } from './apply.js';
 export { sanitizeDatabaseError } from './sanitize-error.js';
+export { maskedColumnsOf } from './schema-flags.js';
 export { ContentScanner, luhnValid } from './detectors.js';
 export { maskerFor, REDACTED } from './maskers.js';
 export type { MaskingPolicyInput, MaskPlan, MaskedResult, MaskedColumn, Lineage, ColumnKey, PlannedColumn } from './types.js';

@@ -39,13 +39,21 @@ function collectNames(root: unknown, relations: Map<string, QName>, functions: M
   }
 }
 
-function parseView(definition: string): Node | undefined {
+/** Parsed view definitions, kept as long as the catalog keeps the relation entry. */
+const parsedViews = new WeakMap<RelationInfo, { query: Node | undefined }>();
+
+function parseView(info: RelationInfo): Node | undefined {
+  const cached = parsedViews.get(info);
+  if (cached) return cached.query;
+  let query: Node | undefined;
   try {
-    const stmts = parseStatements(definition);
-    return stmts.length === 1 ? stmts[0]?.stmt : undefined;
+    const stmts = parseStatements(info.definition ?? '');
+    query = stmts.length === 1 ? stmts[0]?.stmt : undefined;
   } catch {
-    return undefined;
+    query = undefined; // unparseable: its columns get the fail-closed lineage
   }
+  parsedViews.set(info, { query });
+  return query;
 }
 
 const MAX_VIEW_ROUNDS = 16;
@@ -64,7 +72,7 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
     for (const [k, info] of found) {
       relations.set(k, info);
       if (info?.definition !== undefined && !views.has(info.oid)) {
-        const q = parseView(info.definition);
+        const q = parseView(info);
         views.set(info.oid, q);
         if (q) collectNames(q, next, functionNames);
       }
@@ -128,7 +136,7 @@ export async function planMasking(analysis: Analysis, policy: MaskingPolicyInput
   const maskedInReach = maskedSources(reach, rules).length > 0;
   const reasons = maskedInReach ? traced.reasons : traced.reasons.filter((r) => r.code !== 'masked_lineage_unknown');
   if (reasons.length > 0) {
-    throw new BrokerError('policy_denied', `The statement uses masked columns in a way that would reveal their values: ${reasons.map((r) => r.message).join(' ')}`, { reasons });
+    throw new BrokerError('policy_denied', `Masking refused the statement: ${reasons.map((r) => r.message).join(' ')}`, { reasons });
   }
   return { ...base, outputs: traced.outputs, reach, maskedInReach };
 }

@@ -37,7 +37,7 @@ export const ConnectionConfig = z
      * Optional credential of a role that may CREATE ROLE: used only to create and drop the
      * just-in-time roles that run approved statements, never to run agent SQL.
      */
-    admin: z.object({ credentials: Credentials }).strict().optional(),
+    admin: z.object({ user: z.string().min(1).optional(), credentials: Credentials }).strict().optional(),
     /** pooled connections per profile */
     poolSize: z.number().int().positive().max(100).default(10),
   })

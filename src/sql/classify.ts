@@ -267,7 +267,7 @@ export function classifyStatement(root: Node): Classification {
   }
   if (SERVER_LEVEL_STATEMENTS.has(type)) {
     return result(type, 'admin', collect(root, false), [
-      risk('server_level_command', `${type.replace(/Stmt$/, '')} acts on the whole server (settings, databases, tablespaces, outbound connections, server code); it is refused for every profile. Ask a database administrator.`),
+      risk('server_level_command', `${commandLabel(type)} acts on the whole server (settings, databases, tablespaces, outbound connections, server code); it is refused for every profile. Ask a database administrator.`),
     ]);
   }
   if (ADMIN_STATEMENTS.has(type)) return result(type, 'admin', collect(root, false));
@@ -276,6 +276,11 @@ export function classifyStatement(root: Node): Classification {
     return result(type, 'ddl', c);
   }
   return result(type, 'utility', collect(root, false), [risk('unrecognised_statement', RISK_MESSAGES.unrecognised_statement)]);
+}
+
+/** `AlterSystemStmt` → `ALTER SYSTEM`, for messages. */
+function commandLabel(type: string): string {
+  return type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
 }
 
 function unwrapStatement(root: Node): [string, Record<string, unknown>] {

@@ -2,7 +2,7 @@
  * The PostgreSQL parser (libpg-query, WASM). Loading the module costs ~40 ms, so it happens once
  * at start-up; after that `parseStatements` is synchronous.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule, parseSync, scanSync } from 'libpg-query';
 import type { RawStmt } from '@pgsql/types';
 import { BrokerError } from '../errors.js';
 import { tooDeep } from './walk.js';
@@ -36,10 +36,39 @@ export function parseStatements(sql: string): RawStmt[] {
     throw new BrokerError('internal_error', 'The SQL parser is not loaded yet; call loadSqlParser() at start-up.');
   }
   if (sql.trim() === '') return [];
+  let stmts: RawStmt[];
   try {
-    return parseSync(sql).stmts ?? [];
+    stmts = parseSync(sql).stmts ?? [];
   } catch (e) {
     throw toParseError(e);
+  }
+  // Cheap pre-check: without a backslash before a quote nothing can be ambiguous.
+  if (sql.includes("\\'")) refuseAmbiguousBackslash(sql);
+  return stmts;
+}
+
+/**
+ * The parser reads '…' strings as the server does with standard_conforming_strings = on, where a
+ * backslash is an ordinary character. A server (database, role) configured with it off reads \'
+ * as an escaped quote instead, so the string would end elsewhere and one statement for us could
+ * be two for the server. Such literals are refused; E'…', dollar quotes and parameters are not
+ * ambiguous.
+ */
+function refuseAmbiguousBackslash(sql: string): void {
+  let tokens: { text: string; tokenName: string }[];
+  try {
+    tokens = scanSync(sql).tokens;
+  } catch {
+    throw new BrokerError('sql_parse_error', 'PostgreSQL cannot tokenize this SQL. Fix the syntax and send exactly one PostgreSQL statement.');
+  }
+  for (const t of tokens) {
+    if (t.tokenName === 'SCONST' && t.text.startsWith("'") && t.text.includes("\\'")) {
+      throw new BrokerError(
+        'sql_parse_error',
+        "A '…' string literal contains a backslash before a quote, which PostgreSQL reads differently depending on standard_conforming_strings. Write the value as E'…' (\\\\ for a backslash, \\' or '' for a quote), as a $$…$$ string, or pass it as a parameter.",
+        { details: { ambiguousBackslash: true } },
+      );
+    }
   }
 }
 

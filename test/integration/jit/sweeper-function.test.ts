@@ -5,10 +5,10 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createJitRole, sweepJitRolesOnConnections, type JitAdminConfig } from '../../../src/db/jit.js';
-import { ConnectionConfig } from '../../../src/policy/schema.js';
-import { createEnvSecretProvider } from '../../../src/secrets/env.js';
+import { createJitRole } from '../../../src/db/jit.js';
 import { demoPolicy } from '../../../src/local/demo.js';
+
+const WRONG_ADMIN_PASSWORD = 'planted-Wrong-Admin-Pa55';
 
 describe('JIT sweeper timer function', () => {
   let db: TestDatabase;
@@ -23,6 +23,7 @@ describe('JIT sweeper timer function', () => {
   });
   afterAll(async () => {
     vi.restoreAllMocks();
+    vi.unstubAllEnvs();
     rmSync(dir, { recursive: true, force: true });
     await db?.drop();
   });
@@ -33,44 +34,39 @@ describe('JIT sweeper timer function', () => {
     expect(typeof registered?.options.handler).toBe('function');
   });
 
-  it('runs against a policy whose connections have no JIT admin without touching anything', async () => {
-    const policyPath = join(dir, 'qb.yaml');
-    writeFileSync(policyPath, JSON.stringify(demoPolicy()));
-    const logs: string[] = [];
-    const context = new InvocationContext({ functionName: 'jitSweeper', logHandler: (level, ...args) => logs.push(`${level}: ${args.join(' ')}`) });
-    const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-    vi.stubEnv('QB_CONFIG', policyPath);
-    vi.stubEnv('QB_KEY_VAULT_URL', '');
-    try {
-      await registered?.options.handler(timer, context);
-    } finally {
-      vi.unstubAllEnvs();
-    }
-    expect(logs.filter((l) => l.startsWith('error'))).toEqual([]);
-  });
-
-  it('drops a crashed run\'s role with the admin credential of each connection, and reports a refused admin without its password', async () => {
+  it('drops a crashed run\'s role with each connection\'s admin credential, and reports a refused admin without its password', async () => {
     const admin = new pg.Pool({ connectionString: db.adminUrl, max: 1 });
     const crashed = await createJitRole(admin, { requestId: 'req-crash-sweeper', grantRole: 'qb_agent_write', ttlMs: 200 });
     await admin.end();
     await new Promise((r) => setTimeout(r, 300));
 
     const wrongAdmin = new URL(db.adminUrl);
-    wrongAdmin.password = 'planted-Wrong-Admin-Pa55';
-    const env: NodeJS.ProcessEnv = { QB_ADMIN_URL: db.adminUrl, QB_BAD_ADMIN_URL: wrongAdmin.toString() };
-    const withAdmin = (variable: string) => {
-      const jitAdmin: JitAdminConfig = { credentials: { env: variable } };
-      return Object.assign(ConnectionConfig.parse({ credentials: { env: 'QB_SALES_URL' } }), { jitAdmin });
+    wrongAdmin.password = WRONG_ADMIN_PASSWORD;
+    const policy = demoPolicy() as { connections: Record<string, unknown> };
+    policy.connections = {
+      sales: { credentials: { env: 'QB_SALES_DATABASE_URL' }, admin: { credentials: { env: 'QB_SALES_ADMIN_URL' } } },
+      broken: { credentials: { env: 'QB_SALES_DATABASE_URL' }, admin: { credentials: { env: 'QB_BROKEN_ADMIN_URL' } } },
+      readonly: { credentials: { env: 'QB_SALES_DATABASE_URL' } },
     };
-    const reports = await sweepJitRolesOnConnections(
-      { sales: withAdmin('QB_ADMIN_URL'), broken: withAdmin('QB_BAD_ADMIN_URL'), plain: ConnectionConfig.parse({ credentials: { env: 'X' } }) },
-      { secrets: createEnvSecretProvider(env), env },
-      new Date(),
-    );
-    expect(reports.map((r) => r.connection)).toEqual(['sales', 'broken']);
-    expect(reports[0]?.result?.dropped).toContain(crashed.role);
+    const policyPath = join(dir, 'qb.yaml');
+    writeFileSync(policyPath, JSON.stringify(policy));
+    vi.stubEnv('QB_CONFIG', policyPath);
+    vi.stubEnv('QB_KEY_VAULT_URL', '');
+    vi.stubEnv('QB_SALES_DATABASE_URL', db.brokerUrl);
+    vi.stubEnv('QB_SALES_ADMIN_URL', db.adminUrl);
+    vi.stubEnv('QB_BROKEN_ADMIN_URL', wrongAdmin.toString());
+
+    const logs: string[] = [];
+    const context = new InvocationContext({ functionName: 'jitSweeper', logHandler: (level, ...args) => logs.push(`${level}: ${args.join(' ')}`) });
+    const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+    await registered?.options.handler(timer, context);
+
     expect((await db.query('select 1 from pg_roles where rolname = $1', [crashed.role])).rowCount).toBe(0);
-    expect(reports[1]?.error).toMatch(/password authentication failed/);
-    expect(JSON.stringify(reports)).not.toContain('planted-Wrong-Admin-Pa55');
+    expect(logs.some((l) => l.startsWith('information') && l.includes('"sales"') && l.includes(crashed.role))).toBe(true);
+    const errors = logs.filter((l) => l.startsWith('error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/"broken".*password authentication failed/);
+    expect(logs.join('\n')).not.toContain(WRONG_ADMIN_PASSWORD);
+    expect(logs.join('\n')).not.toContain(db.brokerPassword);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, it, expect, vi, afterEach } from 'vitest';
+import { describe, it, expect, vi, afterEach, afterAll } from 'vitest';
 
 // The Azure SDK reads its log level when its logger loads: turn everything on before any import.
 vi.hoisted(() => {
@@ -12,6 +12,9 @@ const PLANTED = 'planted-Pa55w0rd-4be27a';
 
 describe('Key Vault secret provider logging', () => {
   afterEach(() => vi.restoreAllMocks());
+  afterAll(() => {
+    delete process.env.AZURE_LOG_LEVEL;
+  });
 
   it('never writes the secret or the access token to the logs, even at verbose level', async () => {
     const stub = await startKeyVaultStub();

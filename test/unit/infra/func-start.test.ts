@@ -94,4 +94,20 @@ describe('func start compatibility', () => {
     // The notifier's connection is ready for the trigger that will use it.
     expect(hostSettings).toContain('ServiceBusConnection__fullyQualifiedNamespace');
   });
+
+  it('%SETTING% binding expressions in functions/ resolve, and functions disabled locally exist', () => {
+    const main = new BicepFile(join(INFRA, 'main.bicep'));
+    const azure = [...objectEntries(main.varObject('brokerAppSettings')).keys()];
+    const sample = readJson<{ Values: Record<string, string> }>('local.settings.sample.json').Values;
+    const sources = listFiles(join(ROOT, 'functions'), '.ts').map((f) => readFileSync(f, 'utf8')).join('\n');
+    for (const m of sources.matchAll(/'%(\w+)%'/g)) {
+      expect(azure, `%${m[1]}% in Azure`).toContain(m[1]);
+      expect(Object.keys(sample), `%${m[1]}% locally`).toContain(m[1]);
+    }
+    const registered = new Set([...sources.matchAll(/\bapp\.\w+\(\s*'(\w+)'/g)].map((m) => m[1]));
+    for (const key of Object.keys(sample)) {
+      const name = /^AzureWebJobs\.(\w+)\.Disabled$/.exec(key)?.[1];
+      if (name !== undefined) expect(registered.has(name), `${key}: no function named ${name} in functions/`).toBe(true);
+    }
+  });
 });

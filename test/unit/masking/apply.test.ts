@@ -98,7 +98,7 @@ describe('applyMasking', () => {
     expect(r.rows[0]![1]).toBe(r.rows[0]![0]);
   });
 
-  it('masks a 100k-row, 10-column result fast enough for the 2 M cells/s target (best of three on a shared machine)', async () => {
+  it('masks a 100k-row, 10-column result, including detector hits in clear columns', async () => {
     const fields = [
       field('id', INT4, CUSTOMERS, 1), field('name', TEXT, CUSTOMERS, 2), field('email', TEXT, CUSTOMERS, 3),
       field('card_number', TEXT, CUSTOMERS, 4), field('ssn', TEXT, CUSTOMERS, 5), field('country', TEXT, CUSTOMERS, 6),
@@ -107,19 +107,10 @@ describe('applyMasking', () => {
     const make = () => Array.from({ length: 100_000 }, (_, i) => [String(i), `Customer ${i}`, `user${i}@example.com`, '4111111111111111', '123-45-6789', 'GB', '2024-01-01 00:00:00+00', i % 3 ? 'open' : 'shipped', String(i * 100), i % 100 === 0 ? 'card 4111111111111111' : 'no remarks'] as Cell[]);
     const plan = await planMasking(analyzeSql("select id, name, email, card_number, ssn, country, created_at, 'open' as status, 1 as amount, 'x' as note from customers"), POLICY, staticCatalog());
     await prepareOrigins(plan, fields);
-    applyMasking(plan, fields, make().slice(0, 1000)); // warm up
-    // Best of three: the machine is shared, and the bench (npm run bench) reports the real figure.
-    let cellsPerSecond = 0;
-    let r;
-    for (let k = 0; k < 3; k++) {
-      const rows = make();
-      const started = performance.now();
-      r = applyMasking(plan, fields, rows);
-      cellsPerSecond = Math.max(cellsPerSecond, (100_000 * 10) / ((performance.now() - started) / 1000));
-    }
-    console.log(`masking throughput: ${Math.round(cellsPerSecond).toLocaleString()} cells/s`);
-    expect(r!.rows[5]![3]).toBe('****1111');
-    expect(r!.rows[100]![9]).toBe('card ****1111');
-    expect(cellsPerSecond).toBeGreaterThan(750_000);
+    // Throughput is measured by `npm run bench`, not asserted here.
+    const r = applyMasking(plan, fields, make());
+    expect(r.rows[5]![3]).toBe('****1111');
+    expect(r.rows[100]![9]).toBe('card ****1111');
+    expect(r.rows.flat().some((c) => typeof c === 'string' && c.includes('4111111111111111'))).toBe(false);
   });
 });

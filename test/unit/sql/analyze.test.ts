@@ -101,16 +101,11 @@ describe('analyzeSql', () => {
     expect(a.stmt.stmt).toBe(a.root);
   });
 
-  it('analyses a repeated typical statement in well under 100 µs (p50)', () => {
+  // Speed is measured by `npm run bench`, not asserted here; this pins the cache that makes it fast.
+  it('serves a repeated statement from the analysis cache', () => {
     const sql = 'select c.id, c.name, count(o.id) from customers c left join orders o on o.customer_id = c.id where c.country = $1 group by c.id order by 3 desc limit 20';
-    analyzeSql(sql);
-    const samples: number[] = [];
-    for (let i = 0; i < 2000; i += 1) {
-      const t = process.hrtime.bigint();
-      analyzeSql(sql);
-      samples.push(Number(process.hrtime.bigint() - t) / 1000);
-    }
-    samples.sort((x, y) => x - y);
-    expect(samples[samples.length / 2]!).toBeLessThan(100);
+    const first = analyzeSql(sql);
+    expect(analyzeSql(sql)).toBe(first);
+    expect(analyzeSql(`${sql} `)).not.toBe(first);
   });
 });

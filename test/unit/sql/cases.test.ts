@@ -88,6 +88,12 @@ const cases: Case[] = [
   { sql: 'explain delete from customers', kind: 'read', read: 'allow', write: 'allow', tablesRead: ['customers'] },
   { sql: "explain (analyze off, format json) update customers set name = 'x'", kind: 'read', read: 'allow', write: 'allow' },
   { sql: `select ${'('.repeat(8000)}1${')'.repeat(8000)}`, kind: 'read', read: 'allow', write: 'allow' },
+  { sql: 'explain (analyze 0) delete from orders', kind: 'read', read: 'allow', write: 'allow' },
+  { sql: 'explain (analyze no) delete from orders', kind: 'read', read: 'allow', write: 'allow' },
+  { sql: 'explain (analyze of) delete from orders', kind: 'read', read: 'allow', write: 'allow' },
+  { sql: "explain (analyze '') delete from orders", kind: 'write', read: W, write: 'approve:delete_without_where' },
+  { sql: 'explain (analyze yes) delete from orders where id = 1', kind: 'write', read: W, write: 'allow' },
+  { sql: 'EXPLAIN ANALYSE VERBOSE delete from orders where id = 1', kind: 'write', read: W, write: 'allow' },
 
   // ── statement smuggling and parse errors ────────────────────────────────────────────────
   { sql: 'COMMIT; DROP TABLE customers', read: 'error:multiple_statements', write: 'error:multiple_statements' },
@@ -97,6 +103,11 @@ const cases: Case[] = [
   { sql: 'begin; select 1; commit', read: 'error:multiple_statements', write: 'error:multiple_statements' },
   { sql: "select 1 $$; drop table customers; $$", read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
   { sql: 'select 1 \\; drop table customers', read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
+  { sql: "update customers set name = concat('a\\', ') where id = 1; delete from orders; --') where id = 1", read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
+  { sql: "select 'a\\'", read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
+  { sql: "select N'a\\' || 'b'", read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
+  { sql: "select E'it\\'s', $$a\\'b$$, 'C:\\path\\file', 1 -- it\\'s", kind: 'read', read: 'allow', write: 'allow' },
+  { sql: "select * from customers where name like '%\\_%'", kind: 'read', read: 'allow', write: 'allow' },
   { sql: 'select * from (delete from customers returning *) d', read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
   { sql: `select ${'(select '.repeat(8000)}1${')'.repeat(8000)}`, read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
   { sql: `select 1${' + 1'.repeat(8000)}`, read: 'error:sql_parse_error', write: 'error:sql_parse_error' },
@@ -292,4 +303,45 @@ describe('guardrail cases', () => {
       }
     });
   }
+});
+
+/** Ordinary query syntax must never trip the fail-closed allow-list of query constructs. */
+const ORDINARY = [
+  "select sum(x) over (order by y rows between 1 preceding and current row), count(*) filter (where z > 1), percentile_cont(0.5) within group (order by x) from t group by x, y, z",
+  "select distinct on (a) a, b from t order by a, b desc nulls last fetch first 5 rows with ties",
+  "select * from t, lateral (select * from u where u.id = t.id limit 1) l",
+  "select a, b, count(*) from t group by grouping sets ((a), (b), ())",
+  "select array(select id from t), exists(select 1 from u), (1,2) < (3,4), a is distinct from b, a between symmetric 1 and 2, a ilike 'x%', a similar to 'x', now() at time zone 'UTC', interval '1 day', 'a' collate \"C\", (array[1,2,3])[1:2], '{\"a\":1}'::jsonb -> 'a', xmlparse(document '<a/>'), cast(1 as text), (date '2020-01-01', date '2020-02-01') overlaps (date '2020-01-15', date '2020-03-01'), position('a' in 'abc'), substring('abc' from 1 for 2), trim(both 'x' from 'xax'), extract(year from now()), current_timestamp(3) from t",
+  "select * from t tablesample bernoulli (10) repeatable (42)",
+  "select * from (values (1, 'a'), (2, 'b')) v(id, name)",
+  "insert into t (id, x) values (1, 2) on conflict (id) do update set x = excluded.x where t.x < excluded.x returning old.x, new.x",
+  "merge into t using u on t.id = u.id when matched and u.x > 0 then update set x = u.x when not matched then insert (id, x) values (u.id, u.x) when not matched by source then delete",
+  "update t set (a, b) = (select a, b from u where u.id = t.id) where t.id in (1, 2)",
+  "delete from t using u where t.id = u.id",
+  "select * from json_table('[{\"a\":1}]'::jsonb, '$[*]' columns (a int path '$.a', nested path '$.b[*]' columns (b int path '$')))",
+  "select json_query('{\"a\":[1]}'::jsonb, '$.a' with wrapper), json_exists('{}'::jsonb, '$.a'), json_value('{\"a\":1}'::jsonb, '$.a' returning int default 0 on empty), '{}' is json object, json_arrayagg(x order by x), json_objectagg(k : v) from t",
+  "with recursive r(id, p) as (select id, parent from tree where parent is null union all select t.id, t.parent from tree t join r on t.parent = r.id) search depth first by id set ord cycle id set is_cycle using path select * from r",
+  "select xmlelement(name a, xmlattributes(1 as b), xmlforest(1 as c)), xmlagg(xmlelement(name x)) from t",
+  "select a from t where a = any (select b from u) and a <> all (array[1,2]) and a in (1,2,3)",
+  "select * from t order by a using <",
+  "select * from t for update of t skip locked",
+  "select merge_action() from t",
+  "select 1 from t where a is not true and b is unknown and c isnull and d notnull",
+  "select coalesce(a, b), nullif(a, b), greatest(a, b), least(a, b), case a when 1 then 'x' else 'y' end, row(1, 2), (select max(a) from t) from t",
+  "select a::numeric(10,2), b::varchar(20), c::timestamp(3) with time zone, d::int[] from t",
+  "select f.* from unnest(array[1,2]) with ordinality as f(v, n)",
+  "select * from generate_series(1, 3) as g(n) cross join t natural left join u",
+  "select string_agg(distinct a, ',' order by a) from t",
+  "select $1::int + $2, $3::text[]",
+  "select system_user, current_role, current_catalog, localtimestamp, user",
+  "select normalize('a'), 'a' is nfc normalized, collation for ('a')",
+  "select * from t where (a, b) in (select 1, 2) and ctid = '(0,1)'",
+];
+
+describe('ordinary query syntax', () => {
+  it.each(ORDINARY)('is recognised: %s', (sql) => {
+    const a = analyzeSql(sql);
+    expect(['read', 'write']).toContain(a.kind);
+    expect(a.risks.filter((r) => r.code === 'unrecognised_construct' || r.code === 'unrecognised_statement')).toEqual([]);
+  });
 });

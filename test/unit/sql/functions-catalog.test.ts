@@ -59,6 +59,12 @@ describe('function catalog (pg_proc.provolatile)', () => {
     expect(names(volatile)).toEqual(['no_such_function', 'nowhere.abs', 'PG_SLEEP']);
   });
 
+  it('looks up names that need quoting without breaking the query', async () => {
+    const catalog = createFunctionCatalog(counting);
+    const odd = [{ name: 'we"ird,{name}\\' }, { schema: 'a"b', name: "it's" }];
+    expect(await catalog.volatileAmong(odd)).toEqual(odd);
+  });
+
   it('resolves qualified names in their schema only', async () => {
     const catalog = createFunctionCatalog(counting);
     const volatile = await catalog.volatileAmong([{ schema: 'util', name: 'stable_fn' }, { schema: 'util', name: 'volatile_fn' }]);

@@ -21,7 +21,7 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 }
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
-  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log] = await Promise.all([
+  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule] = await Promise.all([
     import('../src/broker/runtime.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
@@ -32,6 +32,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     import('../src/events/service-bus.js'),
     import('../src/secrets/key-vault.js'),
     import('../src/log.js'),
+    import('../src/approval/azure.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   if (!policy.tenant) throw new Error('The policy file must set `tenant` (the Entra tenant id) when running in Azure.');
@@ -39,18 +40,23 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
   const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
   const vaultUrl = readSetting('QB_KEY_VAULT_URL');
   const logger = log.createJsonLogger();
+  const verifier = verify.createTokenVerifier({
+    audience: policy.audience,
+    issuers: verify.entraIssuers(policy.tenant),
+    tenant: policy.tenant,
+    keys: jose.createRemoteJWKSet(verify.entraJwksUrl(policy.tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
+  });
+  const auditLog = audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger });
+  const approvals = approvalsModule.createAzureApprovals({ policy, audit: auditLog, verifier, log: logger, credential, durableClient: () => durableClientScope.getStore() });
   return await createBrokerRuntime({
     policy,
-    verifier: verify.createTokenVerifier({
-      audience: policy.audience,
-      issuers: verify.entraIssuers(policy.tenant),
-      tenant: policy.tenant,
-      keys: jose.createRemoteJWKSet(verify.entraJwksUrl(policy.tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
-    }),
-    audit: audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential) }),
+    verifier,
+    audit: auditLog,
     events: events.createServiceBusPublisher({ credential, logger }),
     secrets: vaultUrl ? secrets.createKeyVaultSecretProvider({ vaultUrl, credential }) : (await import('../src/secrets/env.js')).createEnvSecretProvider(),
     log: logger,
     entraToken: async () => (await credential.getToken('https://ossrdbms-aad.database.windows.net/.default')).token,
+    approvals: approvals.starter,
+    routes: approvals.routes,
   });
 }

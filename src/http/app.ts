@@ -9,7 +9,7 @@ import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { Logger } from '../log.js';
 import { sendError } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
-import { QueryBody, QueryResult, PendingApproval, Health, DevTokenBody, DevToken, json, errorResponse } from './schemas.js';
+import { QueryBody, QueryResult, PendingApproval, Health, DevTokenBody, DevToken, Jwks, json, errorResponse } from './schemas.js';
 
 export interface HttpEnv {
   Variables: { principal: Principal; requestId?: string };
@@ -29,7 +29,8 @@ export interface AppDeps {
   routes?: ((app: BrokerApp, auth: MiddlewareHandler<HttpEnv>) => void)[];
 }
 
-const PUBLIC_PATHS = new Set(['/api/health', '/api/openapi.json']);
+// RFC 9728 metadata must be readable without a token: it says how to get one.
+const PUBLIC_PATHS = new Set(['/api/health', '/api/openapi.json', '/api/.well-known/oauth-protected-resource']);
 
 export function createApp(deps: AppDeps): BrokerApp {
   const { broker } = deps;
@@ -73,7 +74,9 @@ export function createApp(deps: AppDeps): BrokerApp {
   };
 
   app.use('/api/*', async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/api/dev/')) return next();
+    // The approval page and its form authenticate for themselves (bearer token, the dev sign-in
+    // cookie locally, App Service Authentication in Azure) and record refused attempts.
+    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/api/dev/') || c.req.path.startsWith('/api/approvals/')) return next();
     if (c.req.method === 'OPTIONS') return next();
     return auth(c, next);
   });
@@ -144,7 +147,15 @@ export function createApp(deps: AppDeps): BrokerApp {
         return c.json({ token: await issuer.issue(body) }, 200);
       },
     );
-    app.get('/api/dev/jwks', (c) => c.json(issuer.jwks()));
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/api/dev/jwks',
+        summary: "Local host only: the dev issuer's public keys (JWKS)",
+        responses: { 200: json(Jwks, 'The JSON Web Key Set the verifier checks dev tokens with') },
+      }),
+      (c) => c.json(issuer.jwks() as never, 200),
+    );
   }
 
   for (const register of deps.routes ?? []) register(app, auth);

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { BrokerError } from '../errors.js';
 import { RequestError } from '../broker/pipeline.js';
+import { protectedResourceMetadataUrl } from './routes/well-known.js';
 
 /** The error body CONTRACT.md promises: `{ error: { code, message, reasons? }, requestId }`. */
 export function errorBody(err: BrokerError, requestId?: string): Record<string, unknown> {
@@ -30,7 +31,8 @@ export function sendError(c: Context, e: unknown): Response {
   if (sessionId) body.sessionId = sessionId;
   const headers: Record<string, string> = {};
   if (err.code === 'invalid_token') {
-    headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
+    // RFC 9728 §5.1: tell OAuth clients (MCP clients among them) where to learn how to get a token.
+    headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}", resource_metadata="${protectedResourceMetadataUrl(c.req.url)}"`;
   }
   if (err.code === 'rate_limited' && typeof err.details.retryAfterSeconds === 'number') {
     headers['Retry-After'] = String(err.details.retryAfterSeconds);

@@ -78,3 +78,5 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({ 
 export const errorResponse = (description: string) => json(ErrorBody, description);
 
 export const DevToken = z.object({ token: z.string() }).openapi('DevToken');
+
+export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi('Jwks');

@@ -10,6 +10,7 @@ import { createEnvSecretProvider } from '../secrets/env.js';
 import { createJsonLogger, type Logger } from '../log.js';
 import type { AuditLog } from '../broker/ports.js';
 import { freePort } from './postgres.js';
+import { createLocalApprovals, type LocalApprovals, type LocalApprovalsDeps } from '../approval/local.js';
 
 function blobAudit(connectionString: string, container: string): AuditLog {
   return createBlobAuditLog({ containerClient: createAuditContainerClient({ connectionString, container }) });
@@ -25,6 +26,8 @@ export interface LocalBrokerOptions {
   log?: Logger;
   /** replace the Blob audit log (benchmarks: audit off) */
   audit?: AuditLog;
+  /** approval flow knobs (tests: a short expiry, a notifier, a store container); the flow is always on */
+  approvals?: Pick<Partial<LocalApprovalsDeps>, 'expiresAfterMs' | 'notifier' | 'requestsContainer' | 'clock'>;
 }
 
 export interface LocalBroker {
@@ -33,6 +36,8 @@ export interface LocalBroker {
   devIssuer: DevIssuer;
   runtime: BrokerRuntime;
   audit: AuditLog;
+  /** the in-process approval flow (its request store and runner) */
+  approvals: LocalApprovals;
   /** a dev token for these claims */
   token(claims: { sub: string; roles?: string[]; groups?: string[]; name?: string; oid?: string; idtyp?: 'app' | 'user'; expiresInSeconds?: number }): Promise<string>;
   close(): Promise<void>;
@@ -54,14 +59,30 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     keys: createRemoteJWKSet(new URL(`${base}/api/dev/jwks`)),
   });
   const audit: AuditLog = o.audit ?? blobAudit(o.blobConnectionString, o.auditContainer ?? 'audit');
+  const secrets = createEnvSecretProvider();
+  // The approval runner executes through the pipeline, which is built next (it takes the starter).
+  const approvals = createLocalApprovals({
+    policy: o.policy,
+    audit,
+    verifier,
+    secrets,
+    log,
+    devIssuer,
+    publicBaseUrl: base,
+    blobConnectionString: o.blobConnectionString,
+    broker: () => runtime.broker,
+    ...o.approvals,
+  });
   const runtime = await createBrokerRuntime({
     policy: o.policy,
     verifier,
     audit,
     events: createInProcessPublisher(),
-    secrets: createEnvSecretProvider(),
+    secrets,
     log,
     devIssuer,
+    approvals: approvals.starter,
+    routes: approvals.routes,
   });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: runtime.app.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));
@@ -72,12 +93,14 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     devIssuer,
     runtime,
     audit,
+    approvals,
     token: (claims) => devIssuer.issue(claims),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await approvals.close();
       await runtime.close();
     },
   };

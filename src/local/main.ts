@@ -85,6 +85,9 @@ async function main(): Promise<void> {
     `  curl -s ${url}/api/query -H "Authorization: Bearer ${agent}" -H 'Content-Type: application/json' \\`,
     `    -d '{"connection":"${firstConnection}","sql":"select id, name, email, card_number from customers order by id limit 3"}'`,
     '',
+    'Approvals: a write that needs a human answers 202 with a requestId; review it at',
+    `  ${url}/api/approvals/<requestId>  (sign in as the demo approver at ${url}/api/dev/sign-in)`,
+    '',
     'Ctrl-C stops everything.',
     '',
   ];

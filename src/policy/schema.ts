@@ -131,6 +131,9 @@ export const PolicyConfig = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.masking.rules.some((r) => r.with === 'hash') && !p.masking.hashKeySecret) {
+      ctx.addIssue({ code: 'custom', path: ['masking', 'hashKeySecret'], message: 'a rule uses the `hash` masker: name the secret holding its HMAC key' });
+    }
     for (const [name, profile] of Object.entries(p.profiles)) {
       profile.connections.forEach((c, i) => {
         if (!(c in p.connections)) {

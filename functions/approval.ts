@@ -1,0 +1,50 @@
+// The approval orchestration and its activities (src/approval/). Registration only: the
+// orchestrator is the generator in src/approval/orchestrator.ts; each activity adapts its input
+// to src/approval/activities.ts, whose dependencies are built on first use.
+import * as df from 'durable-functions';
+import { approvalOrchestrator } from '../src/approval/orchestrator.js';
+import { ACTIVITY, ORCHESTRATION_NAME } from '../src/approval/types.js';
+import type { ApprovalActivities } from '../src/approval/activities.js';
+import { getAzureRuntime } from './runtime.js';
+
+df.app.orchestration(ORCHESTRATION_NAME, approvalOrchestrator);
+
+let activities: Promise<ApprovalActivities> | undefined;
+
+function getApprovalActivities(): Promise<ApprovalActivities> {
+  activities ??= buildApprovalActivities().catch((e: unknown) => {
+    activities = undefined;
+    throw e;
+  });
+  return activities;
+}
+
+async function buildApprovalActivities(): Promise<ApprovalActivities> {
+  const [runtime, { createAzureApprovalActivities }, identity, { createSecretProviderFromSettings }, { createEntraTokenSource }, { readSetting }] = await Promise.all([
+    getAzureRuntime(),
+    import('../src/approval/azure.js'),
+    import('@azure/identity'),
+    import('../src/secrets/from-settings.js'),
+    import('../src/secrets/entra-token.js'),
+    import('../src/settings.js'),
+  ]);
+  const clientId = readSetting('AZURE_CLIENT_ID');
+  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  return createAzureApprovalActivities({
+    broker: runtime.broker,
+    audit: runtime.broker.deps.audit,
+    log: runtime.broker.deps.log,
+    secrets: createSecretProviderFromSettings({ credential }),
+    entraToken: createEntraTokenSource(credential),
+    credential,
+  });
+}
+
+for (const name of Object.values(ACTIVITY)) {
+  df.app.activity(name, {
+    handler: async (input: unknown) => {
+      const all = await getApprovalActivities();
+      return await (all[name] as (input: unknown) => Promise<unknown>)(input);
+    },
+  });
+}

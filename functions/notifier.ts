@@ -1,0 +1,40 @@
+// Service Bus-triggered notifier: posts the approval card of each queued notification to Teams.
+// A failure throws, so Service Bus redelivers the message and finally dead-letters it: a Teams
+// outage delays a notification, it never loses one, and it never holds up an orchestration.
+import { app, type InvocationContext } from '@azure/functions';
+import type { ApprovalNotifier } from '../src/approval/notification.js';
+
+let notifier: Promise<ApprovalNotifier> | undefined;
+
+async function buildNotifier(): Promise<ApprovalNotifier> {
+  const [{ createTeamsWebhookNotifier, teamsWebhookUrlFromSettings }, { createSecretProviderFromSettings }, { createJsonLogger }, identity, { readSetting }] = await Promise.all([
+    import('../src/approval/teams-notifier.js'),
+    import('../src/secrets/from-settings.js'),
+    import('../src/log.js'),
+    import('@azure/identity'),
+    import('../src/settings.js'),
+  ]);
+  const clientId = readSetting('AZURE_CLIENT_ID');
+  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  return createTeamsWebhookNotifier({ webhookUrl: teamsWebhookUrlFromSettings(createSecretProviderFromSettings({ credential })), log: createJsonLogger() });
+}
+
+export async function postApprovalNotification(message: unknown, context: InvocationContext): Promise<void> {
+  const { isApprovalNotification } = await import('../src/approval/notification.js');
+  if (!isApprovalNotification(message)) {
+    // Retrying cannot fix a malformed body; throwing sends it to the dead-letter queue for a person to see.
+    throw new Error('approval notification message has an unexpected shape');
+  }
+  notifier ??= buildNotifier().catch((e: unknown) => {
+    notifier = undefined;
+    throw e;
+  });
+  await (await notifier).notify(message);
+  context.log(`approval card posted for ${message.requestId}`);
+}
+
+app.serviceBusQueue('approvalNotifier', {
+  connection: 'ServiceBusConnection',
+  queueName: '%QB_APPROVALS_QUEUE%',
+  handler: postApprovalNotification,
+});

@@ -1,0 +1,111 @@
+/**
+ * The approval flow of the local host (`npm start`, tests): the request store on Azurite, the
+ * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
+ * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
+ */
+import { ContainerClient } from '@azure/storage-blob';
+import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
+import type { ApprovalStarter, Broker, PendingApproval } from '../broker/pipeline.js';
+import type { PolicyConfig } from '../policy/schema.js';
+import type { DevIssuer } from '../identity/dev-issuer.js';
+import type { EntraTokenFunction } from '../db/credentials.js';
+import type { Logger } from '../log.js';
+import type { AppDeps } from '../http/app.js';
+import { approvalRoutes, devSignInRoutes } from '../http/routes/approvals.js';
+import { requestRoutes } from '../http/routes/requests.js';
+import { createApprovalActivities } from './activities.js';
+import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './blob-request-store.js';
+import { createApprovalDecisions } from './decide.js';
+import { createInProcessRunner, type InProcessRunner } from './in-process-runner.js';
+import { reviewUrlOf, type ApprovalNotifier } from './notification.js';
+import { approvalOrchestrator } from './orchestrator.js';
+import type { RequestStore } from './request-store.js';
+import { createApprovalStarter, type OrchestrationClient } from './start.js';
+import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './teams-notifier.js';
+import { DECISION_EVENT } from './types.js';
+
+export type RouteGroup = NonNullable<AppDeps['routes']>[number];
+
+export interface ApprovalWiring {
+  starter: ApprovalStarter;
+  routes: RouteGroup[];
+  close(): Promise<void>;
+}
+
+export interface LocalApprovalsDeps {
+  policy: PolicyConfig;
+  audit: AuditLog;
+  verifier: IdentityVerifier;
+  secrets: SecretProvider;
+  /** the pipeline; created after this wiring (it takes the starter), hence a function */
+  broker: () => Broker | Promise<Broker>;
+  /** URL of the local host, for links in cards and redirects, e.g. http://127.0.0.1:7071 */
+  publicBaseUrl: string;
+  log: Logger;
+  /** Azurite connection string for the request store (or give `store`) */
+  blobConnectionString?: string;
+  /** container of the request store; default `requests` */
+  requestsContainer?: string;
+  store?: RequestStore;
+  /** the dev issuer: enables the dev sign-in page */
+  devIssuer?: DevIssuer;
+  clock?: Clock;
+  /** default: Teams webhook from QB_TEAMS_WEBHOOK_SECRET (an environment variable locally), else the link is logged */
+  notifier?: ApprovalNotifier;
+  entraToken?: EntraTokenFunction;
+  /** how long approvers have; default the profile's `expiresAfterMinutes` (tests pass seconds) */
+  expiresAfterMs?: (pending: PendingApproval) => number;
+}
+
+export interface LocalApprovals extends ApprovalWiring {
+  store: RequestStore;
+  runner: InProcessRunner;
+}
+
+export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
+  const clock = deps.clock ?? systemClock;
+  const store = deps.store ?? localStore(deps);
+  const notifier = deps.notifier ?? createTeamsWebhookNotifier({ webhookUrl: teamsWebhookUrlFromSettings(deps.secrets), log: deps.log });
+  const activities = createApprovalActivities({
+    store,
+    audit: deps.audit,
+    notifier,
+    broker: deps.broker,
+    secrets: deps.secrets,
+    clock,
+    log: deps.log,
+    reviewUrl: (id) => reviewUrlOf(deps.publicBaseUrl, id),
+    ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),
+  });
+  const runner = createInProcessRunner({ orchestrator: approvalOrchestrator, activities, clock, log: deps.log });
+  const client: OrchestrationClient = {
+    async start(requestId, input) {
+      runner.start(requestId, input);
+    },
+    async raiseDecision(requestId, event) {
+      runner.raiseEvent(requestId, DECISION_EVENT, event);
+    },
+  };
+  const starter = createApprovalStarter({ store, client, clock, log: deps.log, ...(deps.expiresAfterMs ? { expiresAfterMs: deps.expiresAfterMs } : {}) });
+  const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
+  const routes: RouteGroup[] = [
+    requestRoutes({ policy: deps.policy, store, clock }),
+    approvalRoutes({
+      policy: deps.policy,
+      decisions,
+      identity: { verifier: deps.verifier, platform: 'refuse' },
+      clock,
+      log: deps.log,
+      signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
+      publicBaseUrl: deps.publicBaseUrl,
+    }),
+  ];
+  if (deps.devIssuer) routes.push(devSignInRoutes({ devIssuer: deps.devIssuer }));
+  return { starter, routes, store, runner, close: () => runner.close() };
+}
+
+function localStore(deps: LocalApprovalsDeps): RequestStore {
+  if (!deps.blobConnectionString) throw new Error('createLocalApprovals needs `blobConnectionString` (Azurite) or a `store`.');
+  const container = new ContainerClient(deps.blobConnectionString, deps.requestsContainer ?? DEFAULT_REQUESTS_CONTAINER);
+  return createBlobRequestStore({ containerClient: container });
+}

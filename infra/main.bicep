@@ -193,6 +193,7 @@ module rbac 'app/rbac.bicep' = {
     hostStorageName: hostStorage.outputs.name
     auditStorageName: auditStorage.outputs.name
     auditContainerName: auditStorage.outputs.containerName
+    requestsContainerName: auditStorage.outputs.requestsContainerName
     keyVaultName: keyVault.outputs.name
     serviceBusName: serviceBus.outputs.name
     eventsTopicName: serviceBus.outputs.eventsTopicName

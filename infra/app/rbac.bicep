@@ -12,6 +12,8 @@
 //   audit         Storage Blob Data Contributor    append to and read the session blobs, in the audit
 //                 (audit container only)           container alone; WORM keeps even this role from
 //                                                  rewriting or deleting a written version
+//   requests      Storage Blob Data Contributor    approval request state (read, conditional writes),
+//                 (requests container only)        in the audit account's non-WORM `requests` container
 //   Key Vault     Key Vault Secrets User           read database passwords and the Teams webhook URL;
 //                                                  it cannot list, write or delete secrets
 //   Service Bus   Azure Service Bus Data Sender    publish broker events (topic) and approval
@@ -23,6 +25,7 @@ param identityPrincipalId string
 param hostStorageName string
 param auditStorageName string
 param auditContainerName string
+param requestsContainerName string
 param keyVaultName string
 param serviceBusName string
 param eventsTopicName string
@@ -53,6 +56,10 @@ resource auditStorage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = 
 
     resource auditContainer 'containers' existing = {
       name: auditContainerName
+    }
+
+    resource requestsContainer 'containers' existing = {
+      name: requestsContainerName
     }
   }
 }
@@ -110,6 +117,16 @@ resource hostTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
 resource auditBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(auditStorage::blobService::auditContainer.id, identityPrincipalId, roles.storageBlobDataContributor)
   scope: auditStorage::blobService::auditContainer
+  properties: {
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+  }
+}
+
+resource requestsBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::requestsContainer.id, identityPrincipalId, roles.storageBlobDataContributor)
+  scope: auditStorage::blobService::requestsContainer
   properties: {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'

@@ -12,6 +12,9 @@ param location string
 param tags object = {}
 param containerName string
 
+@description('Container for approval request state (mutable, not WORM).')
+param requestsContainerName string = 'requests'
+
 @minValue(1)
 @maxValue(146000)
 param retentionDays int
@@ -68,6 +71,15 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
       }
     }
 
+    // Approval requests waiting for a human: their state changes (pending → approved → executed),
+    // so they live beside the audit record in an ordinary container, not under WORM.
+    resource requestsContainer 'containers' = {
+      name: requestsContainerName
+      properties: {
+        publicAccess: 'None'
+      }
+    }
+
     resource auditContainer 'containers' = {
       name: containerName
       properties: {
@@ -92,3 +104,4 @@ output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output containerName string = containerName
+output requestsContainerName string = requestsContainerName

@@ -12,7 +12,7 @@ import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis } from '../sql/types.js';
 import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
-import { executeStatement, DatabaseFailure } from '../db/execute.js';
+import { executeStatement, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, newSessionId, SESSION_ID_PATTERN } from './ids.js';
@@ -163,33 +163,11 @@ export class Broker {
     }
 
     if (decision.outcome === 'needs_approval') {
-      const approval = resolved.profile.approval;
-      if (req.dryRun || !this.deps.approvals || !approval) {
-        await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
-        if (req.dryRun) return { decision: 'pending_approval', requestId, sessionId, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAt: '', ...(estimatedRows === undefined ? {} : { estimatedRows }) };
-        throw new RequestError(
-          requestId,
-          sessionId,
-          new BrokerError('approval_required', 'This statement needs a human approval, which this deployment cannot request.', { reasons: decision.reasons, details: { approvalRequired: true } }),
-        );
-      }
       await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
-      const pending: PendingApproval = {
-        requestId,
-        sessionId,
-        principal,
-        connection: req.connection,
-        profileName,
-        sql: req.sql,
-        params: req.params,
-        sqlHash: a.sqlHash,
-        reasons: decision.reasons,
-        expiresAfterMinutes: approval.expiresAfterMinutes,
-      };
+      const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
       if (estimatedRows !== undefined) pending.estimatedRows = estimatedRows;
       if (req.reason !== undefined) pending.reason = req.reason;
-      const { expiresAt } = await this.deps.approvals.start(pending);
-      return { decision: 'pending_approval', requestId, sessionId, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAt, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
+      return await this.holdForApproval(pending, resolved.profile, req.dryRun);
     }
 
     if (req.dryRun) {
@@ -197,8 +175,43 @@ export class Broker {
       return { decision: 'allowed', requestId, sessionId, executed: false, reasons: decision.reasons, statementKind: a.kind, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
     }
 
-    const result = await this.executeAndMask({ requestId, sessionId, actor, connection: req.connection, profileName, profile: resolved.profile, analysis: a, plan, sql: req.sql, params: req.params, maxRows: req.maxRows, decisionEvents, signal });
-    return { decision: 'allowed', requestId, sessionId, executed: true, ...result };
+    // A bulk write that the planner estimated under the threshold still may not change more rows
+    // than the threshold without a human: it runs in a transaction that is rolled back when it does.
+    const threshold = resolved.profile.approval?.estimatedRowsOver;
+    const maxAffectedRows = a.needsRowEstimate === true && threshold !== undefined ? threshold : undefined;
+    try {
+      const result = await this.executeAndMask({ requestId, sessionId, actor, connection: req.connection, profileName, profile: resolved.profile, analysis: a, plan, sql: req.sql, params: req.params, maxRows: req.maxRows, decisionEvents, signal, ...(maxAffectedRows === undefined ? {} : { maxAffectedRows }) });
+      return { decision: 'allowed', requestId, sessionId, executed: true, ...result };
+    } catch (e) {
+      if (!(e instanceof AffectedRowsOverLimit)) throw e;
+      const reasons: Reason[] = [
+        {
+          code: 'affected_rows_over_threshold',
+          message: `The statement would change ${e.affectedRows} rows, more than this profile may change without approval (${e.limit}). It was rolled back and held for a human; poll the status URL, or narrow the WHERE clause.`,
+        },
+      ];
+      const held = auditEvent('decision', requestId, actor, decisionData({ outcome: 'pending_approval', reasons, profile: profileName, sqlHash, statementKind: a.kind, estimatedRows: e.affectedRows }));
+      await this.recordOrUnavailable(requestId, sessionId, held);
+      const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons, estimatedRows: e.affectedRows, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
+      if (req.reason !== undefined) pending.reason = req.reason;
+      return await this.holdForApproval(pending, resolved.profile, false);
+    }
+  }
+
+  /** Start the approval workflow for a recorded `needs approval` decision (or say why it cannot). */
+  private async holdForApproval(pending: PendingApproval, profile: ProfileConfig, dryRun: boolean): Promise<QueryOutcome> {
+    const { requestId, sessionId, sqlHash, reasons } = pending;
+    const estimate = pending.estimatedRows === undefined ? {} : { estimatedRows: pending.estimatedRows };
+    if (dryRun) return { decision: 'pending_approval', requestId, sessionId, sqlHash, reasons, expiresAt: '', ...estimate };
+    if (!this.deps.approvals || !profile.approval) {
+      throw new RequestError(
+        requestId,
+        sessionId,
+        new BrokerError('approval_required', 'This statement needs a human approval, and this profile has no approvers configured. Ask an administrator, or narrow the statement.', { reasons, details: { approvalRequired: true } }),
+      );
+    }
+    const { expiresAt } = await this.deps.approvals.start(pending);
+    return { decision: 'pending_approval', requestId, sessionId, sqlHash, reasons, expiresAt, ...estimate };
   }
 
   /**
@@ -270,6 +283,8 @@ export class Broker {
     /** recorded before (writes) or while (reads) the statement runs */
     decisionEvents: AuditEventInput[];
     signal: AbortSignal | undefined;
+    /** writes: roll back and throw AffectedRowsOverLimit when more rows than this change */
+    maxAffectedRows?: number;
     /** run on a pool other than the profile's own (approved work under a JIT role) */
     handle?: import('../db/pools.js').PoolHandle;
   }): Promise<{ columns: ColumnOut[]; rows: unknown[][]; rowCount: number; truncated: boolean; durationMs: number }> {
@@ -279,7 +294,7 @@ export class Broker {
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: x.profile.maxResultBytes, mode, ...(x.signal ? { signal: x.signal } : {}) });
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: x.profile.maxResultBytes, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     let execution;
@@ -296,7 +311,7 @@ export class Broker {
         execution = await run();
       }
     } catch (e) {
-      if (e instanceof RequestError) throw e;
+      if (e instanceof RequestError || e instanceof AffectedRowsOverLimit) throw e;
       const error = this.failureToError(e, x.plan);
       await this.recordOrUnavailable(requestId, sessionId, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
       throw new RequestError(requestId, sessionId, error);

@@ -18,6 +18,19 @@ export interface StatementRequest {
   mode: 'read' | 'write';
   /** aborting drops the connection; the server then cancels the statement (client_connection_check_interval) */
   signal?: AbortSignal;
+  /** writes: run in a transaction and roll back (AffectedRowsOverLimit) when more rows change */
+  maxAffectedRows?: number;
+}
+
+/** A write changed more rows than it may without approval; it was rolled back. */
+export class AffectedRowsOverLimit extends Error {
+  constructor(
+    readonly affectedRows: number,
+    readonly limit: number,
+  ) {
+    super(`${affectedRows} rows affected, over the limit of ${limit}; rolled back`);
+    this.name = 'AffectedRowsOverLimit';
+  }
 }
 
 /** A statement the database refused; the message is sanitized by the caller before anyone sees it. */
@@ -35,7 +48,7 @@ function isDatabaseError(e: unknown): e is pg.DatabaseError {
 }
 
 function toFailure(e: unknown): Error {
-  if (e instanceof BrokerError) return e;
+  if (e instanceof BrokerError || e instanceof AffectedRowsOverLimit) return e;
   if (isDatabaseError(e) && e.code && !UNAVAILABLE_SQLSTATE.test(e.code)) {
     const info: DatabaseErrorInfo = { sqlstate: e.code, message: e.message };
     if (e.detail) info.detail = e.detail;
@@ -95,8 +108,20 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
       if (more) rows = rows.slice(0, req.maxRows);
       await cursor.close();
     } else {
-      // Extended protocol: one statement, never split by the server's simple-query lexer.
-      result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
+      const limit = req.maxAffectedRows;
+      if (limit !== undefined) await client.query('begin');
+      try {
+        // Extended protocol: one statement, never split by the server's simple-query lexer.
+        result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
+        if (limit !== undefined && (result.rowCount ?? 0) > limit) {
+          await client.query('rollback');
+          throw new AffectedRowsOverLimit(result.rowCount ?? 0, limit);
+        }
+        if (limit !== undefined) await client.query('commit');
+      } catch (e) {
+        if (limit !== undefined && !(e instanceof AffectedRowsOverLimit)) await client.query('rollback').catch(() => {});
+        throw e;
+      }
       rows = result.rows;
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);

@@ -55,6 +55,7 @@ grant insert, update, delete on all tables in schema public to qb_agent_write;
 grant usage on all sequences in schema public to qb_agent_write;
 grant qb_agent_read, qb_agent_write to ${role};
 revoke create on schema public from public;
+analyze;
 `;
 }
 

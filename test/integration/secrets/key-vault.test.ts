@@ -103,7 +103,9 @@ describe('Key Vault secret provider (real SecretClient against an HTTPS stub of 
     const e = await failureOf(provider({ timeoutMs: 300 }).getSecret('sales-agent'));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(e.code).toBe('dependency_unavailable');
-    expect(e.message).toMatch(/did not answer within 300 ms/);
+    // Under heavy load the handshake itself can be cut short; either way the lookup fails closed in time.
+    expect(e.message).toMatch(/did not answer within 300 ms|could not be reached/);
+    expect(e.message).not.toContain(PLANTED);
   });
 
   it('does not wait out a long Retry-After beyond its time budget', async () => {

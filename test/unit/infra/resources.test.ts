@@ -33,7 +33,9 @@ describe('storage', () => {
     const audit = file('app/storage-audit.bicep');
     const blobService = only('blobServices', 'app/storage-audit.bicep');
     expect(propertyAt(blobService.body, 'properties.isVersioningEnabled')).toBe('true');
-    const container = only('containers', 'app/storage-audit.bicep');
+    const containers = file('app/storage-audit.bicep').resourcesOfType('containers').filter((r) => !r.existing);
+    expect(containers.map((c) => c.symbol).sort()).toEqual(['auditContainer', 'requestsContainer']);
+    const container = containers.find((c) => c.symbol === 'auditContainer') as BicepResource;
     expect(propertyAt(container.body, 'properties.immutableStorageWithVersioning.enabled')).toBe('true');
     expect(propertyAt(container.body, 'properties.publicAccess')).toBe("'None'");
     const policy = only('immutabilityPolicies', 'app/storage-audit.bicep');

@@ -50,6 +50,7 @@ describe('role assignments: the managed identity, data roles, one resource each'
         'Storage Queue Data Contributor @ hostStorage',
         'Storage Table Data Contributor @ hostStorage',
         'Storage Blob Data Contributor @ auditStorage::blobService::auditContainer',
+        'Storage Blob Data Contributor @ auditStorage::blobService::requestsContainer',
         'Key Vault Secrets User @ keyVault',
         'Azure Service Bus Data Sender @ serviceBus::eventsTopic',
         'Azure Service Bus Data Sender @ serviceBus::approvalsQueue',

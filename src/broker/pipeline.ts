@@ -108,7 +108,6 @@ function asFactError(e: unknown): BrokerError {
 export class Broker {
   constructor(readonly deps: BrokerDeps) {}
 
-
   maskingInput(principal: Principal): MaskingPolicyInput {
     const m = this.deps.policy.masking;
     const input: MaskingPolicyInput = { rules: m.rules, detectors: m.detectors, exempt: isExemptFromMasking(this.deps.policy, principal) };

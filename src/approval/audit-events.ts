@@ -46,8 +46,10 @@ export async function recordDecided(
   await audit.append(record.sessionId, auditEvent('approval.decided', record.requestId, approver ?? EXPIRY_ACTOR, data), { allowForeignActor: true });
 }
 
-export async function recordRefused(audit: AuditLog, record: ApprovalRequestRecord, approver: AuditActor, code: string, message: string): Promise<void> {
-  const data = approvalAttemptRefusedData({ approver, code, message });
+/** `suppressed`: refused attempts of this request that were throttled (not recorded) since the last recorded one. */
+export async function recordRefused(audit: AuditLog, record: ApprovalRequestRecord, approver: AuditActor, code: string, message: string, suppressed = 0): Promise<void> {
+  const refused = approvalAttemptRefusedData({ approver, code, message });
+  const data: typeof refused & { suppressed?: number } = suppressed > 0 ? { ...refused, suppressed } : refused;
   await audit.append(record.sessionId, auditEvent('approval.attempt_refused', record.requestId, approver, data), { allowForeignActor: true });
 }
 

@@ -3,7 +3,8 @@
  * claims, is a person (not an application), is not the requester, names the SQL hash they were shown, decides while the request is
  * pending and before it expires, and only once (the store's conditional write picks exactly one
  * winner). Every attempt is recorded in the requester's session chain: the granted one as
- * approval.decided, every refused one as approval.attempt_refused.
+ * approval.decided, every refused one as approval.attempt_refused; refusals of callers without a
+ * verified identity are throttled (see refusal-throttle.ts) and counted in the next recorded one.
  */
 import { BrokerError, type ErrorCode } from '../errors.js';
 import type { AuditActor, AuditLog, Clock } from '../broker/ports.js';
@@ -12,6 +13,7 @@ import type { PolicyConfig } from '../policy/schema.js';
 import type { Logger } from '../log.js';
 import { actorFromPrincipal } from '../audit/events.js';
 import { recordDecided, recordRefused } from './audit-events.js';
+import { RefusalThrottle } from './refusal-throttle.js';
 import { updateRequest, type RequestStore } from './request-store.js';
 import type { OrchestrationClient } from './start.js';
 import { effectiveState, isApproverOf } from './view.js';
@@ -30,7 +32,18 @@ export interface ApprovalDecisionsDeps {
   client: OrchestrationClient;
   clock: Clock;
   log: Logger;
+  /** limits the recorded refusals of unverified callers; default: 5 per request and 30 per address a minute */
+  refusalThrottle?: RefusalThrottle;
 }
+
+/** Where an attempt came from, as the host (not the caller) tells it. */
+export interface AttemptOrigin {
+  /** the socket's remote address, when the host exposes it */
+  clientAddress?: string;
+}
+
+/** The actor oid of an attempt whose identity could not be established. */
+export const UNVERIFIED_OID = 'unverified';
 
 /** A refusal with its stable reason code (what the audit record and the error's reasons carry). */
 export function refusal(status: Extract<ErrorCode, 'forbidden' | 'conflict' | 'invalid_token' | 'not_found'>, code: string, message: string): BrokerError {
@@ -39,25 +52,39 @@ export function refusal(status: Extract<ErrorCode, 'forbidden' | 'conflict' | 'i
 
 /** The actor recorded for an attempt whose identity could not be established. */
 export function unverifiedActor(claimed?: string): AuditActor {
-  return claimed ? { oid: 'unverified', name: `claimed ${claimed}` } : { oid: 'unverified' };
+  return claimed ? { oid: UNVERIFIED_OID, name: `claimed ${claimed}` } : { oid: UNVERIFIED_OID };
 }
 
 export interface ApprovalDecisions {
   /** the stored request; BrokerError('not_found') when there is none */
   load(requestId: string): Promise<ApprovalRequestRecord>;
-  /** record a refused attempt, then hand back the error to answer with */
-  refuse(record: ApprovalRequestRecord, actor: AuditActor, error: BrokerError): Promise<BrokerError>;
+  /**
+   * Record a refused attempt, then hand back the error to answer with. An unverified actor's
+   * refusal may be counted instead of recorded (throttled per request and per client address).
+   */
+  refuse(record: ApprovalRequestRecord, actor: AuditActor, error: BrokerError, origin?: AttemptOrigin): Promise<BrokerError>;
   /** apply the rules and, when they hold, decide; throws the recorded refusal otherwise */
   decide(record: ApprovalRequestRecord, principal: Principal, input: DecisionInput): Promise<ApprovalRequestRecord>;
 }
 
 export function createApprovalDecisions(deps: ApprovalDecisionsDeps): ApprovalDecisions {
   const { store, audit, clock, log } = deps;
+  const throttle = deps.refusalThrottle ?? new RefusalThrottle({ now: () => clock.now().getTime() });
 
-  async function refuse(record: ApprovalRequestRecord, actor: AuditActor, error: BrokerError): Promise<BrokerError> {
+  async function refuse(record: ApprovalRequestRecord, actor: AuditActor, error: BrokerError, origin: AttemptOrigin = {}): Promise<BrokerError> {
     const code = error.reasons[0]?.code ?? error.code;
+    let suppressed = 0;
+    // Verified callers are limited per identity before they get here; anonymous ones are not.
+    if (actor.oid === UNVERIFIED_OID) {
+      const admission = throttle.admit(record.requestId, origin.clientAddress);
+      if (!admission.record) {
+        if (admission.first) log.warn('refused approval attempts throttled: further ones are counted, not recorded', { requestId: record.requestId, code });
+        return error;
+      }
+      suppressed = admission.suppressed;
+    }
     try {
-      await recordRefused(audit, record, actor, code, error.message);
+      await recordRefused(audit, record, actor, code, error.message, suppressed);
     } catch (e) {
       // The refusal stands either way; the log says the record is missing.
       log.error('refused approval attempt could not be recorded', { requestId: record.requestId, code, error: e instanceof Error ? e.message : String(e) });

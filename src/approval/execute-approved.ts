@@ -1,14 +1,21 @@
 /**
  * Run exactly what was approved: the stored SQL, whose SHA-256 must equal both the hash the
  * request was held with and the hash the approver echoed, with the stored parameters, under a
- * just-in-time role when the connection has admin credentials (else the profile's write pool),
- * masked for the requester exactly as an allowed statement would be.
+ * just-in-time role when the connection has admin credentials (else the profile's write pool).
+ *
+ * The result is stored on the request, and the approvers and auditors read it there too: so it is
+ * masked for a viewer who is NOT exempt from masking, whoever asked. An exempt requester gets no
+ * clear values through the approval flow (they can read the rows directly); when the statement
+ * could not be masked for a non-exempt viewer at all (it filters on, or writes from, a masked
+ * column), its rows and any database error text are withheld from the stored result.
  */
-import { BrokerError } from '../errors.js';
+import { BrokerError, isBrokerError } from '../errors.js';
 import { sqlHash } from '../sql/analyze.js';
 import { analyzeSql } from '../sql/analyze.js';
-import { planMasking } from '../masking/index.js';
-import type { Broker } from '../broker/pipeline.js';
+import { planMasking, type MaskPlan } from '../masking/index.js';
+import { RequestError, type Broker } from '../broker/pipeline.js';
+import type { ColumnCatalog } from '../masking/index.js';
+import type { Analysis } from '../sql/types.js';
 import type { SecretProvider } from '../broker/ports.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Principal } from '../identity/principal.js';
@@ -56,7 +63,7 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
     throw new BrokerError('policy_denied', `The policy no longer lets profile "${record.profile}" use connection "${record.connection}"; nothing was executed.`);
   }
   const analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
-  const plan = await planMasking(analysis, broker.maskingInput(principalOf(record.requester)), broker.deps.connections.columnCatalog(record.connection));
+  const { plan, withhold } = await storedResultPlan(broker, record, analysis, broker.deps.connections.columnCatalog(record.connection));
   const mode = analysis.kind === 'read' ? 'read' : 'write';
   const request = {
     requestId: record.requestId,
@@ -74,7 +81,9 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
     decisionEvents: [],
     signal: undefined,
   };
-  if (connection.admin) {
+  const run = async (): Promise<ApprovalResult> => {
+    if (!connection.admin) return await broker.executeAndMask(request);
+
     const jitOptions = {
       connectionName: record.connection,
       connection,
@@ -86,6 +95,51 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
       ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),
     } as const;
     return await withJitPool(jitOptions, (handle) => broker.executeAndMask({ ...request, handle }));
+  };
+  if (!withhold) return await run();
+  let result: ApprovalResult;
+  try {
+    result = await run();
+  } catch (e) {
+    throw withheldError(e);
   }
-  return await broker.executeAndMask(request);
+  return {
+    columns: result.columns.map((c) => ({ ...c, type: 'text', masked: 'withheld' })),
+    rows: [],
+    rowCount: result.rowCount,
+    truncated: result.truncated,
+    durationMs: result.durationMs,
+    rowsWithheld: WITHHELD_ROWS,
+  };
+}
+
+const WITHHELD_ROWS =
+  'The rows are withheld: this statement uses masked columns in a way that cannot be masked for the approvers and auditors who can read this request. The requester may read the rows directly.';
+
+/**
+ * The plan whose masking the stored result (and the `executed` event's sample) gets: the requester's
+ * own when they are not exempt (they may see no more than that), else the plan of a non-exempt viewer.
+ * `withhold` when a non-exempt viewer could not be given this statement's result at all: then it runs
+ * under the requester's exempt plan (whose `executed` event keeps no sample, as in the pipeline) and
+ * nothing of its rows is stored.
+ */
+async function storedResultPlan(broker: Broker, record: ApprovalRequestRecord, analysis: Analysis, catalog: ColumnCatalog): Promise<{ plan: MaskPlan; withhold: boolean }> {
+  const requesterInput = broker.maskingInput(principalOf(record.requester));
+  if (!requesterInput.exempt) return { plan: await planMasking(analysis, requesterInput, catalog), withhold: false };
+  try {
+    return { plan: await planMasking(analysis, { ...requesterInput, exempt: false }, catalog), withhold: false };
+  } catch (e) {
+    // Refused by masking (inference through a predicate, a masked value written elsewhere): the
+    // exempt requester may run it, but its rows must not reach anyone else.
+    if (!isBrokerError(e) || e.code !== 'policy_denied') throw e;
+    return { plan: await planMasking(analysis, requesterInput, catalog), withhold: true };
+  }
+}
+
+/** A failure of a withheld statement: the database's text may quote masked values, so only its code is kept. */
+function withheldError(e: unknown): unknown {
+  if (!(e instanceof RequestError)) return e;
+  const sqlstate = e.error.details?.sqlstate;
+  const message = `The approved statement failed (${e.error.code}${typeof sqlstate === 'string' ? `, SQLSTATE ${sqlstate}` : ''}). The database's message is withheld because it may quote values masked for approvers and auditors.`;
+  return new RequestError(e.requestId, e.sessionId, new BrokerError(e.error.code, message, { ...(typeof sqlstate === 'string' ? { details: { sqlstate } } : {}) }));
 }

@@ -30,13 +30,18 @@ export interface ApprovalDecision {
   comment?: string;
 }
 
-/** The masked result an approved statement produced, as the agent will receive it. */
+/**
+ * The result an approved statement produced, masked for a viewer who is not exempt from masking
+ * (the requester, the approvers and the auditors all read this one copy).
+ */
 export interface ApprovalResult {
   columns: ColumnOut[];
   rows: unknown[][];
   rowCount: number;
   truncated: boolean;
   durationMs: number;
+  /** set when the rows could not be masked for such a viewer and were not stored: why */
+  rowsWithheld?: string;
 }
 
 export interface ApprovalRequestRecord {

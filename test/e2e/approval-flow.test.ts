@@ -253,3 +253,92 @@ describe('approved statements under a just-in-time role', () => {
     expect(left.rows).toEqual([]);
   });
 });
+
+describe('the stored result of an exempt requester is masked for everyone who can read it', () => {
+  // The demo's planted values (customer 1) and the role that sees them in clear.
+  const PLANTED = ['4111111111111111', '123-45-6789', 'ada@example.com'];
+  const EXEMPT_WRITER = { roles: [...WRITER.roles, 'PII.Read'], sub: 'exempt-writer' } as const;
+  const planted = (x: unknown) => PLANTED.filter((p) => JSON.stringify(x).includes(p));
+
+  it('approver, auditor and the requester read masked values; the executed event keeps no clear sample', async () => {
+    const r = await b.query({ connection: 'sales', sql: 'update customers set name = name returning id, email, card_number, ssn' }, [...EXEMPT_WRITER.roles], EXEMPT_WRITER.sub);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const { requestId, sessionId, sqlHash } = r.body;
+    expect((await b.decide(requestId, { decision: 'approve', sqlHash }, [...APPROVER.roles], APPROVER.sub)).status).toBe(200);
+    const done = await b.pollUntilSettled(requestId, [...EXEMPT_WRITER.roles], EXEMPT_WRITER.sub);
+    expect(done.state, JSON.stringify(done.error)).toBe('executed');
+
+    const seen = [
+      done,
+      (await b.status(requestId, [...APPROVER.roles], APPROVER.sub)).body,
+      (await b.status(requestId, [...AUDITOR.roles], AUDITOR.sub)).body,
+    ];
+    for (const body of seen) {
+      expect(planted(body)).toEqual([]);
+      expect(body.result.columns.map((c: { masked: unknown }) => c.masked)).toEqual([false, 'email', 'last4', 'redact']);
+      expect(body.result.rows.length).toBe(body.result.rowCount);
+    }
+    // Masked, not dropped: customer 1's card keeps its last four digits.
+    const first = done.result.rows.find((row: unknown[]) => row[0] === 1);
+    expect(String(first[2])).toMatch(/1111$/);
+
+    const events = await b.events(sessionId, requestId);
+    expect(events.some((e) => e.type === 'executed')).toBe(true);
+    expect(planted(events)).toEqual([]);
+  });
+
+  it('a statement that cannot be masked for a non-exempt viewer runs, but its rows are withheld from the stored result', async () => {
+    // Writes a value derived from ssn into a clear column: refused for anyone not exempt, so no
+    // masked form of its result exists. (substr(ssn, 1, 0) is '': the names do not change.)
+    const names = async () => (await b.db.query<{ n: string }>("select string_agg(name, ',' order by id) as n from customers")).rows[0]!.n;
+    const before = await names();
+    const r = await b.query({ connection: 'sales', sql: 'update customers set name = name || substr(ssn, 1, 0) returning id, ssn, card_number' }, [...EXEMPT_WRITER.roles], EXEMPT_WRITER.sub);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const { requestId, sessionId, sqlHash } = r.body;
+    expect((await b.decide(requestId, { decision: 'approve', sqlHash }, [...APPROVER.roles], APPROVER.sub)).status).toBe(200);
+    const done = await b.pollUntilSettled(requestId, [...EXEMPT_WRITER.roles], EXEMPT_WRITER.sub);
+    expect(done.state, JSON.stringify(done.error)).toBe('executed');
+    expect(done.result.rows).toEqual([]);
+    expect(done.result.rowCount).toBeGreaterThan(0);
+    expect(done.result.rowsWithheld).toMatch(/withheld/);
+    expect(done.result.columns.every((c: { masked: unknown }) => c.masked === 'withheld')).toBe(true);
+    expect(planted((await b.status(requestId, [...AUDITOR.roles], AUDITOR.sub)).body)).toEqual([]);
+
+    const events = await b.events(sessionId, requestId);
+    const executed = events.find((e) => e.type === 'executed');
+    expect(executed?.data.rowsDigest).toBeTruthy();
+    expect(planted(events)).toEqual([]);
+    expect(await names()).toBe(before);
+  });
+});
+
+describe('refused attempts without a verified identity are throttled before they reach the chain', () => {
+  it('30 anonymous decisions: every one refused with 401, at most 5 recorded; a verified refusal is still recorded', async () => {
+    const before = await ordersCount();
+    const { body } = await holdDelete();
+    const { requestId, sessionId, sqlHash } = body;
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await b.fetch(`/api/approvals/${requestId}`, {
+        method: 'POST',
+        // A forwarded-for header is the caller's to write: it must not buy a fresh bucket.
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.0.${i}` },
+        body: JSON.stringify({ decision: 'approve', sqlHash }),
+      });
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    const recorded = await refusedCodes(sessionId, requestId);
+    expect(recorded.length).toBeGreaterThan(0);
+    expect(recorded.length).toBeLessThanOrEqual(5);
+
+    const outsider = await b.decide(requestId, { decision: 'approve', sqlHash }, [...READER.roles], READER.sub);
+    expect(outsider.status).toBe(403);
+    expect((await refusedCodes(sessionId, requestId)).at(-1)).toBe('not_an_approver');
+
+    expect((await b.status(requestId, [...WRITER.roles], WRITER.sub)).body.state).toBe('pending_approval');
+    expect(await ordersCount()).toBe(before);
+    expect((await b.audit.verify(sessionId)).valid).toBe(true);
+  });
+});

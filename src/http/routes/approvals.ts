@@ -8,7 +8,8 @@
  * Service Authentication in Azure: see src/approval/approver-identity.ts). A credential the
  * browser sends on its own (cookie, platform session) is accepted only for a form post from this
  * origin carrying the CSRF token the page issued to that approver; JSON needs a bearer token.
- * Every decision attempt on an existing request, granted or refused, lands in its audit chain.
+ * Every decision attempt on an existing request, granted or refused, lands in its audit chain
+ * (refusals of callers without a verified identity are throttled, and counted in the next recorded one).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -21,7 +22,7 @@ import type { Logger } from '../../log.js';
 import { actorFromPrincipal } from '../../audit/events.js';
 import { resolveApprover, SESSION_COOKIE, type ApproverIdentity, type ApproverIdentityOptions } from '../../approval/approver-identity.js';
 import { csrfCookie, csrfSecretFrom, csrfToken, csrfTokenValid, newCsrfSecret, sameOriginPost } from '../../approval/csrf.js';
-import { refusal, unverifiedActor, type ApprovalDecisions, type DecisionInput } from '../../approval/decide.js';
+import { refusal, unverifiedActor, type ApprovalDecisions, type AttemptOrigin, type DecisionInput } from '../../approval/decide.js';
 import { PAGE_HEADERS, renderDevSignInPage, renderMessagePage, renderReviewPage } from '../../approval/page.js';
 import { requestView, viewerRole } from '../../approval/view.js';
 import type { ApprovalRequestRecord } from '../../approval/types.js';
@@ -76,6 +77,17 @@ function isSecure(c: Ctx): boolean {
   return new URL(c.req.url).protocol === 'https:';
 }
 
+/**
+ * The caller's address as the host saw the socket (@hono/node-server passes the Node request as
+ * `env.incoming`). Headers such as x-forwarded-for are written by the caller, so they are not used;
+ * where the host gives no socket (Azure Functions) the refusals are throttled per request only.
+ */
+function attemptOrigin(c: Ctx): AttemptOrigin {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
+  return typeof address === 'string' && address !== '' ? { clientAddress: address } : {};
+}
+
 function pathOf(requestId: string): string {
   return `/api/approvals/${requestId}`;
 }
@@ -124,7 +136,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps): (app: BrokerApp, auth: 
         if (!identity.ok) {
           if (identity.code === 'untrusted_principal_header') {
             const record = await loadOr404(requestId);
-            if (record) await deps.decisions.refuse(record, unverifiedActor(identity.claimed), refusal('invalid_token', 'untrusted_principal_header', identity.error.message));
+            if (record) await deps.decisions.refuse(record, unverifiedActor(identity.claimed), refusal('invalid_token', 'untrusted_principal_header', identity.error.message), attemptOrigin(c));
             return htmlResponse(c, renderMessagePage('Refused', identity.error.message, 'err'), 401) as never;
           }
           const next = c.req.url.slice(new URL(c.req.url).origin.length);
@@ -195,7 +207,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps): (app: BrokerApp, auth: 
         const identity = await identify(c);
         if (!identity.ok) {
           const code = identity.code === 'untrusted_principal_header' ? 'untrusted_principal_header' : 'unauthenticated';
-          const error = await deps.decisions.refuse(record, unverifiedActor(identity.claimed), refusal('invalid_token', code, identity.error.message));
+          const error = await deps.decisions.refuse(record, unverifiedActor(identity.claimed), refusal('invalid_token', code, identity.error.message), attemptOrigin(c));
           return fail(error) as never;
         }
         const principal: Principal = identity.principal;

@@ -44,9 +44,16 @@ export const RequestStatus = z
       .object({ outcome: z.enum(['approved', 'rejected']), approver: Who, time: z.string(), comment: z.string().optional() })
       .optional(),
     result: z
-      .object({ columns: z.array(Column), rows: z.array(z.array(z.unknown())), rowCount: z.number().int(), truncated: z.boolean(), durationMs: z.number() })
+      .object({
+        columns: z.array(Column),
+        rows: z.array(z.array(z.unknown())),
+        rowCount: z.number().int(),
+        truncated: z.boolean(),
+        durationMs: z.number(),
+        rowsWithheld: z.string().optional().openapi({ description: 'why the rows are not included (they could not be masked for every viewer)' }),
+      })
       .optional()
-      .openapi({ description: 'the masked result, when state is executed' }),
+      .openapi({ description: 'the result when state is executed, masked as for a caller not exempt from masking (whoever asked)' }),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .openapi('RequestStatus');

@@ -10,7 +10,7 @@ import { typeName as builtinTypeName } from '../db/values.js';
 import type { MaskerName } from '../policy/schema.js';
 import { ContentScanner, scannedType } from './detectors.js';
 import { columnValue, eitherOf } from './lineage-ops.js';
-import { maskerFor, type CellMasker } from './maskers.js';
+import { maskerFor, REDACTED, type CellMasker } from './maskers.js';
 import { traceStatement } from './plan.js';
 import { parseStatements } from '../sql/parser.js';
 import type { ColumnKey, Lineage, MaskedColumn, MaskedResult, MaskPlan } from './types.js';
@@ -78,7 +78,9 @@ export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultFiel
 /** One masker for a value drawn from several masked columns: the configured one only when it is unambiguous. */
 export function chooseMasker(maskers: readonly MaskerName[], identity: boolean): MaskerName {
   if (maskers.includes('null')) return 'null';
-  if (maskers.every((m) => m === 'hash')) return 'hash';
+  // hash keeps equal values equal: on the column's own value that is its purpose (joins, grouping);
+  // on a derived value it would partition rows by a computed function (GROUP BY by another name).
+  if (maskers.every((m) => m === 'hash')) return identity ? 'hash' : 'redact';
   const first = maskers[0];
   // last4 / email keep part of the text: safe only on the column's own, unchanged value.
   if (identity && first !== undefined && maskers.every((m) => m === first)) return first;
@@ -113,6 +115,19 @@ function columnLineage(plan: MaskPlan, fields: readonly ResultField[], i: number
 interface ColumnJob {
   index: number;
   fn: CellMasker;
+  /** what a NULL cell becomes: NULL itself, or the masker's constant output */
+  nullCell: Cell;
+}
+
+/**
+ * NULL cells. On a plain masked column (the stored value, unchanged) NULL stays NULL: it reveals only
+ * that nothing is stored, which count(column) and IS NULL in the select list reveal anyway. On a value
+ * derived from masked data NULL can mean "a guess failed" (`regexp_match(card, '^4')`), so it gets the
+ * same output as any other value; derived values only ever get constant maskers (redact, null).
+ */
+function nullCellFor(name: MaskerName, identity: boolean): Cell {
+  if (identity || name === 'null') return null;
+  return REDACTED;
 }
 
 export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], rows: Cell[][]): MaskedResult {
@@ -132,7 +147,7 @@ export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], row
     const column = columns[i]!;
     if (maskers.length > 0) {
       const chosen = maskerFor(chooseMasker(maskers, lineage.identity), plan.hashKey);
-      maskJobs.push({ index: i, fn: chosen.fn });
+      maskJobs.push({ index: i, fn: chosen.fn, nullCell: nullCellFor(chosen.name, lineage.identity) });
       column.masked = chosen.name;
       if (chosen.name !== 'null' && !TEXT_TYPE_NAMES.has(column.type)) column.type = 'text';
     } else if (plan.detectors.length > 0 && scannedType(fields[i]!.dataTypeID)) {
@@ -142,11 +157,11 @@ export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], row
 
   // Column by column: one masker per tight loop.
   const n = rows.length;
-  for (const { index, fn } of maskJobs) {
+  for (const { index, fn, nullCell } of maskJobs) {
     for (let r = 0; r < n; r++) {
       const row = rows[r]!;
       const v = row[index];
-      if (v !== null && v !== undefined) row[index] = fn(v);
+      row[index] = v === null || v === undefined ? nullCell : fn(v);
     }
   }
   for (const { index, scanner } of scanJobs) {

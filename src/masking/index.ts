@@ -1,7 +1,8 @@
 /**
  * Masking that follows the data, not the column name. The pipeline calls, per request:
  *   planMasking      before execution: AST lineage of every output column, and refusal of
- *                    inference (`masked_column_in_predicate`), of writes that would copy a masked
+ *                    inference (`masked_column_in_predicate`), of expressions that can fail on a
+ *                    masked value (`masked_column_in_fallible_expression`), of writes that would copy a masked
  *                    value into a clear column (`masked_column_in_write`) and of statements too
  *                    deep to trace (`masked_lineage_unknown`);
  *   prepareOrigins   after execution: server origins (table OID, attnum) of the result columns;
@@ -11,9 +12,18 @@
  * Decisions:
  * - A rule's own masker applies to the column's unchanged value (aliases, sub-queries, CTEs, views,
  *   UNION ALL arms, casts to text). A value computed from masked columns (functions, operators,
- *   aggregates, whole rows) is masked whole: `hash` and `null` rules keep their masker, every other
- *   rule becomes `redact` (`last4` of `reverse(card)` would reveal the first digits). Values drawn
- *   from columns with different maskers get `redact` (`null` if any of them is `null`).
+ *   aggregates, whole rows) is masked whole: `null` keeps its masker, every other rule becomes
+ *   `redact` (`last4` of `reverse(card)` would reveal the first digits; `hash` of `regexp_match(x,
+ *   '^4')` would split rows into classes). Values drawn from columns with different maskers get
+ *   `redact` (`null` if any of them is `null`).
+ * - NULL: on the plain, unchanged masked column NULL stays NULL (it says only that nothing is
+ *   stored). On a derived value NULL may mean "a guess failed", so it is masked like any value.
+ * - A masked value may flow only through expressions that cannot fail whatever it is (allow-list in
+ *   total.ts); anything else is refused as `masked_column_in_fallible_expression`, so whether an error
+ *   comes back never depends on it. count(DISTINCT …) over masked lineage is refused like SELECT
+ *   DISTINCT; count(x) is clear only for the column's own, unchanged value.
+ * - Errors with a masked column in reach (or no plan) never carry the server's text: a fixed sentence
+ *   per SQLSTATE class, the SQLSTATE, no DETAIL/HINT.
  * - A masked non-text value (`length(ssn)` → int4) becomes the text `[redacted]` and its column is
  *   reported with type `text`; `null` keeps the type.
  * - Unknown lineage (user functions, unresolvable names, statements like EXECUTE, positions that

@@ -77,13 +77,6 @@ export function intConst(n: Node | undefined): number | undefined {
   return ival.ival ?? 0;
 }
 
-export function isPlainColumnRef(n: Node | undefined): boolean {
-  const u = unwrap(n);
-  if (!u || u[0] !== 'ColumnRef') return false;
-  const fields = (u[1] as ColumnRef).fields ?? [];
-  return fields.every((f) => unwrap(f)?.[0] === 'String');
-}
-
 /** The name PostgreSQL gives an unnamed select-list expression (FigureColname), when it is simple to know. */
 export function figureName(n: Node | undefined): { name: string; certain: boolean } {
   const u = unwrap(n);

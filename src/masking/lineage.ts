@@ -40,10 +40,10 @@ import { nameFromList } from '../sql/names.js';
 import type { FunctionFacts, RelationInfo } from './catalog.js';
 import { alsoKnownAs, changed, columnValue, derived, eitherOf, maskedSources, NO_SOURCES } from './lineage-ops.js';
 import type { ColumnKey, Lineage, PlannedColumn } from './types.js';
+import { describeNode, isTotalCall, isTotalNode, isTotalOperator, TOTAL_WITHIN_GROUP, type CallArg } from './total.js';
 import {
   figureName,
   intConst,
-  isPlainColumnRef,
   KNOWN_FUNCTION_COLUMNS,
   PARSING_FUNCTIONS,
   stringsOf,
@@ -189,6 +189,29 @@ export class LineageWalker {
     this.reasons.push({
       code: 'masked_column_in_predicate',
       message: `${list} ${cols.length > 1 ? 'are' : 'is'} masked for this identity and cannot be used in ${where}: the result would reveal the value by inference. Select the column instead (it is returned masked), or ask for a profile exempt from masking.`,
+    });
+  }
+
+  /**
+   * Refuse when a masked value flows into an expression that can fail depending on it (anything not
+   * on the allow-list in total.ts): whether an error comes back would reveal the value bit by bit.
+   */
+  private fallible(l: Lineage, what: string): void {
+    if (this.trusted > 0) return;
+    const cols = this.masked(l);
+    if (cols.length === 0) return;
+    const list = cols.sort().join(', ');
+    const key = `f|${what}|${list}`;
+    if (this.reasonKeys.has(key)) return;
+    this.reasonKeys.add(key);
+    // Fail-closed lineage (an unknown name, a user-defined function) counts as masked: say so.
+    const untraced = this.unknownUsed && [...this.unknown.sources].every((k) => l.sources.has(k));
+    const subject = untraced
+      ? 'a value whose origin cannot be traced (it is treated as masked)'
+      : `a value derived from ${list} (masked for this identity)`;
+    this.reasons.push({
+      code: 'masked_column_in_fallible_expression',
+      message: `The statement applies ${what} to ${subject}; it can fail depending on the value, and whether an error comes back would reveal it. Select the column, or pass it only through functions that cannot fail (upper, length, substr, md5, to_json, comparisons…), and compute the rest on the client.`,
     });
   }
 
@@ -842,9 +865,12 @@ export class LineageWalker {
         return derived(this.select(body as SelectStmt, scope, scope).whole);
       case 'List':
         return derived(...((body.items as Node[] | undefined) ?? []).map((i) => this.expr(i, scope)));
-      default:
-        // Operators, arrays, rows, NULL tests, COALESCE, GREATEST, XML/JSON constructors…: computed from their inputs.
-        return this.generic(body, scope);
+      default: {
+        // Arrays, rows, NULL tests, COALESCE, GREATEST, XML/JSON constructors…: computed from their inputs.
+        const l = this.generic(body, scope);
+        if (!isTotalNode(type, body)) this.fallible(l, describeNode(type, body));
+        return l;
+      }
     }
   }
 
@@ -949,7 +975,11 @@ export class LineageWalker {
     const op = stringsOf(e.name).at(-1);
     if (e.kind === 'AEXPR_NULLIF') this.guard(derived(l, r), 'NULLIF (it branches on the value)');
     if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.guard(r, 'a division by a value computed from it (a division by zero would reveal it)');
-    return derived(l, r);
+    const out = derived(l, r);
+    if (!isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+      this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
+    }
+    return out;
   }
 
   private caseExpr(c: CaseExpr, scope: Scope): Lineage {
@@ -1003,6 +1033,8 @@ export class LineageWalker {
     const fname = name?.name ?? '';
     const args = (f.args ?? []).map((a) => this.expr(a, scope));
     const inputs = derived(...args);
+    // DISTINCT inside an aggregate compares values, like SELECT DISTINCT (count(DISTINCT x) = 1 iff equal).
+    if (f.agg_distinct) this.guard(inputs, `${fname}(DISTINCT …) (it compares values)`);
 
     if (f.agg_filter) this.predicate(f.agg_filter, scope, 'an aggregate FILTER');
     const order: Lineage[] = [];
@@ -1020,11 +1052,20 @@ export class LineageWalker {
     if (facts?.setReturning !== false) this.guard(inputs, `${fname}(), a set-returning function (the number of rows depends on the value)`);
     if (PARSING_FUNCTIONS.has(fname)) this.guard(inputs, `${fname}() (a failure would show the value in its error)`);
     if (!facts?.builtin) {
-      // A user-defined function can read any table: its result has unknown lineage.
+      // A user-defined function can read any table (and fail on its input): unknown lineage.
+      this.fallible(inputs, `${fname}(), a user-defined function`);
       return derived(this.failClosed(), inputs, ...order);
     }
-    // count(col) counts values without returning any of them.
-    if (fname === 'count' && !f.agg_within_group && (f.args ?? []).length === 1 && isPlainColumnRef(f.args![0])) return NO_SOURCES;
+    if (!PARSING_FUNCTIONS.has(fname)) {
+      const callArgs: CallArg[] = args.map((lineage, i) => ({ node: f.args?.[i], lineage, masked: this.masked(lineage).length > 0 }));
+      if (!isTotalCall(fname, callArgs, { variadic: f.func_variadic === true })) this.fallible(inputs, `${fname}()`);
+      if (f.agg_within_group && !TOTAL_WITHIN_GROUP.has(fname)) this.fallible(derived(...order), `${fname}() WITHIN GROUP`);
+    }
+    // count(col) of the column's own, unchanged value tells only how many are not NULL, which the
+    // column itself shows (a plain masked column keeps its NULLs). Of anything derived (NULL iff a
+    // guess fails) the count is masked like any other derived value.
+    const arg0 = args[0];
+    if (fname === 'count' && !f.agg_within_group && !f.agg_distinct && args.length === 1 && arg0 && (arg0.identity || arg0.sources.size === 0)) return NO_SOURCES;
     if (f.agg_star) return NO_SOURCES;
     return derived(inputs, ...order);
   }

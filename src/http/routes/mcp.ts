@@ -129,7 +129,8 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
       description:
         'Show the tables and views you may read on one connection: columns with types and nullability, primary keys, row estimates, and `masked` ' +
         '(false, or the masker applied to that column in your results, e.g. last4, email, redact). Call it before writing SQL so names are right. ' +
-        'Masked columns return masked values, and may not be used in WHERE, JOIN, ORDER BY or GROUP BY (refused as masked_column_in_predicate); ' +
+        'Masked columns return masked values, and may not be used in WHERE, JOIN, ORDER BY or GROUP BY (refused as masked_column_in_predicate) ' +
+          'nor inside arithmetic, casts or other expressions that can fail on their value (refused as masked_column_in_fallible_expression); ' +
         '`detectors` also mask card numbers, emails and similar values found in any text column. Pass `table` (and `schema`) to describe one table only.',
       inputSchema: {
         connection: z.string().min(1).max(128).describe('Connection name from list_connections, e.g. "sales".'),
@@ -159,7 +160,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         'Allowed: returns {decision:"allowed", columns:[{name, type, masked}], rows, rowCount, truncated, requestId, sessionId}; a column whose `masked` is not false carries masked values, never the real ones; ' +
         '`truncated: true` means more rows exist (narrow with WHERE/LIMIT, or raise maxRows up to the connection’s maxRows). Reads run in a read-only transaction. ' +
         'Needs a human (schema changes, TRUNCATE, UPDATE/DELETE without WHERE or over the row threshold): returns {decision:"pending_approval", requestId, sqlHash, reasons, expiresAt}; do not resubmit, poll get_request_status with the requestId. ' +
-        'Refused: an error result with error.code (policy_denied, sql_parse_error, multiple_statements, query_failed, …), error.reasons[].code (write_on_read_only_profile, masked_column_in_predicate, volatile_function, …) and a `hint`; change the statement accordingly, do not retry it unchanged. ' +
+        'Refused: an error result with error.code (policy_denied, sql_parse_error, multiple_statements, query_failed, …), error.reasons[].code (write_on_read_only_profile, masked_column_in_predicate, masked_column_in_fallible_expression, volatile_function, …) and a `hint`; change the statement accordingly, do not retry it unchanged. ' +
         'dryRun:true checks whether a statement would be allowed without running it. Pass the sessionId of your first call on later calls to keep one recorded session per task.',
       inputSchema: {
         connection: QueryBody.shape.connection.describe('Connection name from list_connections, e.g. "sales".'),

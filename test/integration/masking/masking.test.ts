@@ -161,3 +161,65 @@ describe('database errors', () => {
     expect(clean.sqlstate).toBe('23505');
   });
 });
+
+describe('red-team findings on real PostgreSQL', () => {
+  async function refusalCodes(sql: string): Promise<string[]> {
+    return planMasking(analyzeSql(sql), POLICY, catalog).then(
+      () => [],
+      (e: unknown) => (isBrokerError(e) ? e.reasons.map((r) => r.code) : ['?']),
+    );
+  }
+
+  it('F1: NULL vs "[redacted]" of a derived value no longer spells the card', async () => {
+    const cols: string[] = [];
+    for (let pos = 0; pos < 16; pos++) for (let d = 0; d < 10; d++) cols.push(`regexp_match(card_number, '^.{${pos}}${d}') as p${pos}_${d}`);
+    const sql = `select ${cols.join(', ')} from customers where id = 1`;
+    const spell = (row: Cell[]) => {
+      let s = '';
+      for (let pos = 0; pos < 16; pos++) for (let d = 0; d < 10; d++) if (row[pos * 10 + d] !== null) s += String(d);
+      return s;
+    };
+    expect(spell((await run(sql)).rows[0]!)).toBe('4111111111111111'); // the attack works on raw rows
+    const masked = await maskedRun(sql);
+    expect(new Set(masked.rows[0])).toEqual(new Set(['[redacted]']));
+    expect(spell(masked.rows[0]!)).not.toBe('4111111111111111');
+  });
+
+  it('F2: count of a derived value is masked, count(DISTINCT) over masked lineage is refused', async () => {
+    const sql = "select count(x) from (select substring(ssn from '^123-45') x from customers where id = 1) s";
+    expect((await run(sql)).rows[0]![0]).toBe('1');
+    expect((await maskedRun(sql)).rows[0]![0]).toBe('[redacted]');
+    expect(await refusalCodes("select count(distinct x) from (select ssn x from customers where id = 1 union all select '123-45-6789') s")).toContain('masked_column_in_predicate');
+    expect((await maskedRun('select count(card_number), count(*) from customers')).rows[0]).toEqual(['5', '5']);
+  });
+
+  it('F3: an error that echoes a number computed from the value comes back as a fixed sentence', async () => {
+    const raw = await agent.query("select get_bit('\\x00'::bytea, ascii(substr(ssn, 1, 1))) from customers where id = 1").then(
+      () => undefined,
+      (e: pg.DatabaseError) => ({ message: e.message, ...(e.code ? { sqlstate: e.code } : {}) }),
+    );
+    expect(raw?.message).toMatch(/index 49 out of valid range/); // '1' = 49: the server does echo it
+    const plan = await planMasking(analyzeSql('select ssn from customers'), POLICY, catalog);
+    const clean = sanitizeDatabaseError(raw!, plan);
+    expect(clean.message).not.toMatch(/49|0\.\.7/);
+    expect(clean.sqlstate).toBe(raw!.sqlstate);
+    expect(await refusalCodes("select get_bit('\\x00'::bytea, ascii(substr(ssn, 1, 1))) from customers where id = 1")).toContain('masked_column_in_fallible_expression');
+  });
+
+  it('F4: whether an error comes back no longer depends on the value; both guesses are refused before they run', async () => {
+    const probe = (t: number) => `select sqrt(ascii(substr(card_number, 1, 1)) - ${t}) from customers where id = 1`;
+    const outcome = (sql: string) => agent.query(sql).then(() => 'ok', () => 'error');
+    expect([await outcome(probe(52)), await outcome(probe(53))]).toEqual(['ok', 'error']); // the oracle is real
+    expect(await refusalCodes(probe(52))).toContain('masked_column_in_fallible_expression');
+    expect(await refusalCodes(probe(53))).toContain('masked_column_in_fallible_expression');
+    expect(await refusalCodes('select (ascii(substr(card_number, 1, 1)) - 48) * 1000000000 from customers where id = 1')).toContain('masked_column_in_fallible_expression');
+  });
+
+  it('ordinary agent reads still run and come back masked', async () => {
+    for (const sql of ['select id, name, email, card_number from customers', 'select upper(email) from customers', 'select count(*) from customers', 'select row_to_json(c) from customers c', "select o.id, o.amount_cents * 2 from orders o join customers c on c.id = o.customer_id where c.country = 'GB'"]) {
+      const result = await maskedRun(sql);
+      expect(result.rows.length, sql).toBeGreaterThan(0);
+      expect(leaksIn(JSON.stringify(result)), sql).toEqual([]);
+    }
+  });
+});

@@ -62,6 +62,27 @@ describe('applyMasking', () => {
     expect(r.columns[0]).toEqual({ name: 'length', type: 'text', masked: 'redact' });
   });
 
+  it('masks NULL cells of a derived value like any other value, so NULL-ness carries no bit', async () => {
+    // regexp_match is NULL when the guess fails: "[redacted]" vs null would spell the card digit by digit.
+    const r = await masked("select id, regexp_match(card_number, '^4') as m from customers", [field('id', INT4, CUSTOMERS, 1), field('m')], [['1', '{4}'], ['2', null], ['3', null]]);
+    expect(r.rows.map((x) => x[1])).toEqual(['[redacted]', '[redacted]', '[redacted]']);
+    expect(r.rows.map((x) => x[0])).toEqual(['1', '2', '3']);
+  });
+
+  it('keeps NULL on the plain, unchanged masked column (it only says nothing is stored)', async () => {
+    const r = await masked('select card_number, ssn from customers', [field('card_number', TEXT, CUSTOMERS, 4), field('ssn', TEXT, CUSTOMERS, 5)], [['4111111111111111', null], [null, '123-45-6789']]);
+    expect(r.rows).toEqual([['****1111', null], [null, '[redacted]']]);
+  });
+
+  it('masks NULL of a derived value whatever the rule: hash becomes redact, null stays null', async () => {
+    const hashPolicy: MaskingPolicyInput = { ...POLICY, rules: [{ column: 'public.customers.email', with: 'hash' }], hashKey: new Uint8Array([1, 2, 3]) };
+    const h = await masked("select regexp_match(email, '^a') from customers", [field('m')], [['{a}'], [null]], hashPolicy);
+    expect(h.rows).toEqual([['[redacted]'], ['[redacted]']]);
+    const nullPolicy: MaskingPolicyInput = { ...POLICY, rules: [{ column: 'public.customers.email', with: 'null' }] };
+    const n = await masked("select regexp_match(email, '^a') from customers", [field('m')], [['{a}'], [null]], nullPolicy);
+    expect(n.rows).toEqual([[null], [null]]);
+  });
+
   it('runs detectors over clear text columns and flags the column', async () => {
     const r = await masked("select 'x' as note", [field('note')], [['call ada@example.com'], ['nothing'], [null]]);
     expect(r.rows.map((x) => x[0])).toEqual(['call ***@example.com', 'nothing', null]);

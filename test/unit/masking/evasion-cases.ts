@@ -8,7 +8,7 @@
  */
 export type EvasionCase =
   | { sql: string; masked: Record<number, string>; why: string }
-  | { sql: string; refused: 'masked_column_in_predicate' | 'masked_column_in_write'; why: string };
+  | { sql: string; refused: 'masked_column_in_predicate' | 'masked_column_in_write' | 'masked_column_in_fallible_expression'; why: string };
 
 export const MASKING_TEST_SETUP = `
 create view customer_contacts as select c.id, c.name, c.email as contact from customers c;
@@ -73,13 +73,24 @@ export const MASKED_CASES: EvasionCase[] = [
   { sql: 'select histogram_bounds::text from pg_stats', masked: { 0: 'redact' }, why: 'statistics views hold column values' },
   { sql: 'select name, country from customers', masked: {}, why: 'clear columns stay clear' },
   { sql: 'select email from customers order by id', masked: { 0: 'email' }, why: 'ordering by a clear column' },
-  { sql: 'select count(ssn), count(*), count(distinct email) from customers', masked: {}, why: 'counting values reveals none' },
+  { sql: 'select count(ssn), count(*), count(card_number) from customers', masked: {}, why: 'counting a column\'s own values reveals none' },
   { sql: 'select ssn collate "C" from customers', masked: { 0: 'redact' }, why: 'COLLATE' },
   { sql: 'select (array[ssn])[1] from customers', masked: { 0: 'redact' }, why: 'array subscript' },
   { sql: "select ssn, 'a' as ssn2 from customers", masked: { 0: 'redact' }, why: 'constant column beside a masked one' },
   { sql: 'select s from customers c(i, n, e, k, s)', masked: { 0: 'redact' }, why: 'table alias with a column list' },
   { sql: 'select o.id, x.email from orders o join lateral (select email from customers c where c.id = o.customer_id) x on true', masked: { 1: 'email' }, why: 'JOIN LATERAL' },
   { sql: 'select * from customers c join orders o using (id)', masked: CUSTOMER_STAR, why: 'JOIN USING column order' },
+  // count() of a derived value: NULL iff a guess fails, so the count is masked (F2)
+  { sql: "select count(x) from (select substring(ssn from '^123-45') x from customers where id = 1) s", masked: { 0: 'redact' }, why: 'count of a derived sub-query column' },
+  { sql: 'select count(upper(email)) from customers', masked: { 0: 'redact' }, why: 'count of a function of the value' },
+  // total functions and comparisons: allowed, masked as outputs (F4)
+  { sql: "select regexp_match(card_number, '^4') from customers", masked: { 0: 'redact' }, why: 'regexp_match with the value as the string' },
+  { sql: 'select ascii(substr(card_number, 1, 1)) from customers', masked: { 0: 'redact' }, why: 'total functions chained' },
+  { sql: 'select length(ssn) > 5, ssn like \'1%\', ssn ~ \'^1\' from customers', masked: { 0: 'redact', 1: 'redact', 2: 'redact' }, why: 'comparisons and patterns in the select list' },
+  { sql: "select jsonb_build_object('e', email), to_jsonb(t) ->> 'ssn' from customers t", masked: { 0: 'redact', 1: 'redact' }, why: 'JSON values and field access' },
+  { sql: "select concat_ws('-', ssn, name), lpad(ssn, 20, '*'), split_part(email, '@', 2) from customers", masked: { 0: 'redact', 1: 'redact', 2: 'redact' }, why: 'text functions on the string argument' },
+  { sql: 'select id, name, email, card_number from customers', masked: { 2: 'email', 3: 'last4' }, why: 'an ordinary read' },
+  { sql: "select c.name, sum(o.amount_cents) * 2, max(o.amount_cents) - 1 from customers c join orders o on o.customer_id = c.id where c.country = 'GB' group by c.name", masked: {}, why: 'arithmetic, joins and aggregates on clear columns' },
 ];
 
 export const REFUSED_CASES: EvasionCase[] = [
@@ -124,6 +135,28 @@ export const REFUSED_CASES: EvasionCase[] = [
   { sql: 'update customers set name = ssn where id = 1', refused: 'masked_column_in_write', why: 'copying a masked value into a clear column' },
   { sql: 'insert into orders (customer_id, amount_cents, status) select id, 1, email from customers', refused: 'masked_column_in_write', why: 'INSERT … SELECT of a masked value' },
   { sql: "delete from customers where ssn = '123-45-6789'", refused: 'masked_column_in_predicate', why: 'DELETE … WHERE (affected rows reveal it)' },
+  // DISTINCT inside an aggregate compares values (F2)
+  { sql: 'select count(distinct email) from customers', refused: 'masked_column_in_predicate', why: 'count(DISTINCT) of a masked column' },
+  { sql: "select count(distinct x) from (select ssn x from customers where id = 1 union all select '123-45-6789') s", refused: 'masked_column_in_predicate', why: 'count(DISTINCT) of a UNION ALL with a guess' },
+  // anything that can fail on a value derived from a masked column (F4)
+  { sql: 'select sqrt(ascii(substr(card_number, 1, 1)) - 52) from customers where id = 1', refused: 'masked_column_in_fallible_expression', why: 'sqrt of a negative' },
+  { sql: 'select (ascii(substr(card_number, 1, 1)) - 48) * 1000000000 from customers where id = 1', refused: 'masked_column_in_fallible_expression', why: 'integer overflow' },
+  { sql: 'select length(ssn) + 1 from customers', refused: 'masked_column_in_fallible_expression', why: 'any arithmetic on a derived value' },
+  { sql: 'select -ascii(ssn) from customers', refused: 'masked_column_in_fallible_expression', why: 'prefix operator' },
+  { sql: "select get_bit('\\x00'::bytea, ascii(substr(ssn, 1, 1))) from customers where id = 1", refused: 'masked_column_in_fallible_expression', why: 'get_bit index out of range' },
+  { sql: 'select make_date(2000, 1, ascii(substr(card_number, 1, 1))) from customers where id = 1', refused: 'masked_column_in_fallible_expression', why: 'date constructor' },
+  { sql: "select repeat('x', length(ssn)) from customers", refused: 'masked_column_in_fallible_expression', why: 'function off the allow-list' },
+  { sql: "select lpad('x', ascii(ssn)) from customers", refused: 'masked_column_in_fallible_expression', why: 'masked length argument' },
+  { sql: "select regexp_match('x', ssn) from customers", refused: 'masked_column_in_fallible_expression', why: 'masked regular expression pattern' },
+  { sql: "select 'abc' ~ ssn, 'abc' like email from customers", refused: 'masked_column_in_fallible_expression', why: 'masked pattern operand' },
+  { sql: "select format('%I', email) from customers", refused: 'masked_column_in_fallible_expression', why: 'format %I fails on NULL' },
+  { sql: 'select json_build_object(email, 1) from customers', refused: 'masked_column_in_fallible_expression', why: 'masked JSON object key' },
+  { sql: "select convert_to(email, 'LATIN1') from customers", refused: 'masked_column_in_fallible_expression', why: 'conversion to an encoding that can fail' },
+  { sql: 'select xmlparse(content email) from customers', refused: 'masked_column_in_fallible_expression', why: 'XML parse' },
+  { sql: 'select sum(length(ssn)) from customers', refused: 'masked_column_in_fallible_expression', why: 'arithmetic aggregate' },
+  { sql: 'select percentile_cont(0.5) within group (order by length(ssn)) from customers', refused: 'masked_column_in_fallible_expression', why: 'interpolating ordered-set aggregate' },
+  { sql: "select current_setting(replace(substr(ssn, 1, 1), '1', 'work_mem')) from customers where id = 1", refused: 'masked_column_in_fallible_expression', why: 'setting look-up of a derived name' },
+  { sql: 'select my_func(length(ssn)) from customers', refused: 'masked_column_in_fallible_expression', why: 'user function given a masked value' },
 ];
 
 export const EVASION_CASES: EvasionCase[] = [...MASKED_CASES, ...REFUSED_CASES];

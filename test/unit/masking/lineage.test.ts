@@ -87,6 +87,32 @@ describe('inference: masked columns cannot decide rows, order or errors', () => 
   });
 });
 
+describe('fallible expressions: a masked value may only flow through functions that cannot fail', () => {
+  it('names the column and the expression, never a value, and says what to do instead', async () => {
+    const e = await plan("select sqrt(ascii(substr(card_number, 1, 1)) - 52) from customers where id = 1").catch((x: unknown) => x);
+    expect(isBrokerError(e) && e.code).toBe('policy_denied');
+    const reasons = isBrokerError(e) ? e.reasons.filter((r) => r.code === 'masked_column_in_fallible_expression') : [];
+    expect(reasons.map((r) => r.message).join(' ')).toMatch(/operator -.*public\.customers\.card_number/);
+    expect(reasons.map((r) => r.message).join(' ')).toMatch(/sqrt\(\)/);
+    expect(reasons[0]?.message).toMatch(/functions that cannot fail/);
+  });
+
+  it('says when the value is refused because its origin cannot be traced', async () => {
+    const reasons = await plan('select nosuchcolumn + 1 from customers').catch((x: unknown) => (isBrokerError(x) ? x.reasons : []));
+    expect(Array.isArray(reasons) && reasons.map((r) => r.message).join(' ')).toMatch(/origin cannot be traced/);
+  });
+
+  it('leaves arithmetic and any function on clear columns alone', async () => {
+    expect(await refusal('select sqrt(amount_cents) * 2, make_date(2000, 1, id), id / 0 from orders')).toEqual([]);
+  });
+
+  it('keeps count() of the unchanged column clear, and masks count() of anything derived', async () => {
+    expect(maskersOf(await plan('select count(card_number), count(c.ssn) from customers c'))).toEqual([false, false]);
+    expect(maskersOf(await plan('select count(x) from (select substr(ssn, 1, 3) x from customers) s'))).toEqual(['redact']);
+    expect(maskersOf(await plan('select count(x) from (select ssn x from customers) s'))).toEqual([false]);
+  });
+});
+
 describe('fail closed', () => {
   it('marks positions unknown when SELECT * covers a function of unknown width', async () => {
     const p = await plan('select * from customers, json_to_record(\'{}\') as r(a int)');

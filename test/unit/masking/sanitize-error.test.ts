@@ -17,11 +17,41 @@ beforeAll(async () => {
 const castError = { sqlstate: '22P02', message: 'invalid input syntax for type integer: "4111111111111111"', detail: 'Failing row contains (1, 4111111111111111).', hint: 'value 4111111111111111' };
 
 describe('sanitizeDatabaseError', () => {
-  it('drops quoted values, DETAIL and HINT when a masked column is in reach', async () => {
+  it('returns a fixed sentence per SQLSTATE class, never the server text, when a masked column is in reach', async () => {
     const plan = await planMasking(analyzeSql('select card_number || \'\' from customers'), POLICY, staticCatalog());
     const out = sanitizeDatabaseError(castError, plan);
     expect(JSON.stringify(out)).not.toContain('4111');
-    expect(out).toEqual({ sqlstate: '22P02', message: 'invalid input syntax for type integer: "…"' });
+    expect(out).toEqual({
+      sqlstate: '22P02',
+      message: expect.stringMatching(/^The statement failed on a value derived from a masked column \(SQLSTATE 22P02\); masked values cannot be used in expressions that can fail\./),
+    });
+  });
+
+  it('does not echo numbers computed from a masked value (get_bit index, make_date day)', async () => {
+    const plan = await planMasking(analyzeSql('select card_number from customers'), POLICY, staticCatalog());
+    const errors = [
+      { sqlstate: '2202E', message: 'index 49 out of valid range, 0..7' },
+      { sqlstate: '22008', message: 'date field value out of range: 2000-01-52' },
+      { sqlstate: '22003', message: 'integer out of range' },
+    ];
+    const outs = errors.map((e) => sanitizeDatabaseError(e, plan));
+    for (const out of outs) {
+      expect(out.message).not.toMatch(/49|52|0\.\.7|out of range/);
+      expect(Object.keys(out).sort()).toEqual(['message', 'sqlstate']);
+    }
+    // Same class, same sentence apart from the code: the message text carries nothing from the value.
+    expect(outs[0]!.message.replace(/\(SQLSTATE \w+\)/, '')).toBe(outs[1]!.message.replace(/\(SQLSTATE \w+\)/, ''));
+  });
+
+  it('keeps the SQLSTATE and says what kind of failure it was for other classes', async () => {
+    const plan = await planMasking(analyzeSql('select card_number from customers'), POLICY, staticCatalog());
+    expect(sanitizeDatabaseError({ sqlstate: '42703', message: 'column "x4111" does not exist', hint: 'Perhaps "card_number"' }, plan)).toEqual({
+      sqlstate: '42703',
+      message: expect.stringMatching(/syntax error, names something that does not exist.*\(SQLSTATE 42703\)/),
+    });
+    expect(sanitizeDatabaseError({ sqlstate: '57014', message: 'canceling statement due to statement timeout' }, plan).message).toMatch(/cancelled.*57014/);
+    expect(sanitizeDatabaseError({ sqlstate: 'XX000', message: 'something 123' }, plan).message).toMatch(/^The statement failed \(SQLSTATE XX000\)/);
+    expect(sanitizeDatabaseError({ message: 'no code 42' }, undefined)).toEqual({ message: expect.stringMatching(/SQLSTATE unknown/) });
   });
 
   it('is strict without a plan (when in doubt, drop the detail)', () => {
@@ -37,9 +67,9 @@ describe('sanitizeDatabaseError', () => {
     expect(out.hint).toBe('Perhaps you meant "amount_cents"; ask ***@example.com');
   });
 
-  it('removes hex bytes and long digit runs that are not quoted', async () => {
+  it('removes hex bytes and long digit runs', async () => {
     const plan = await planMasking(analyzeSql('select card_number from customers'), POLICY, staticCatalog());
-    const out = sanitizeDatabaseError({ message: 'invalid byte sequence for encoding "UTF8": 0x34313131 near 41111111' }, plan);
+    const out = sanitizeDatabaseError({ sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8": 0x34313131 near 41111111' }, plan);
     expect(out.message).not.toMatch(/3431|4111/);
   });
 

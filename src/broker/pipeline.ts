@@ -263,9 +263,8 @@ export class Broker {
   }
 
   /**
-   * Execute an allowed statement and mask its result. Reads overlap the decision append with the
-   * query (a read changes nothing) but never return before both the decision and the result are
-   * recorded; writes run only after their decision is stored.
+   * Execute an allowed statement and mask its result; nothing is returned before the decision and
+   * the outcome are recorded.
    */
   async executeAndMask(x: {
     requestId: string;
@@ -296,23 +295,22 @@ export class Broker {
       return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: x.profile.maxResultBytes, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
+    // A read changes nothing, so its decision is stored together with its outcome in one append
+    // after the query — and the result is returned only once that append landed. A write runs only
+    // after its decision is stored.
+    const deferred = mode === 'read' ? x.decisionEvents : [];
     let execution;
     try {
-      if (mode === 'read' && x.decisionEvents.length) {
-        const recordP = this.recordOrUnavailable(requestId, sessionId, ...x.decisionEvents);
-        const runP = run();
-        const [rec, res] = await Promise.allSettled([recordP, runP]);
-        if (rec.status === 'rejected') throw rec.reason;
-        if (res.status === 'rejected') throw res.reason;
-        execution = res.value;
-      } else {
-        if (x.decisionEvents.length) await this.recordOrUnavailable(requestId, sessionId, ...x.decisionEvents);
-        execution = await run();
-      }
+      if (mode !== 'read' && x.decisionEvents.length) await this.recordOrUnavailable(requestId, sessionId, ...x.decisionEvents);
+      execution = await run();
     } catch (e) {
-      if (e instanceof RequestError || e instanceof AffectedRowsOverLimit) throw e;
+      if (e instanceof RequestError) {
+        if (deferred.length) await this.recordOrUnavailable(requestId, sessionId, ...deferred);
+        throw e;
+      }
+      if (e instanceof AffectedRowsOverLimit) throw e;
       const error = this.failureToError(e, x.plan);
-      await this.recordOrUnavailable(requestId, sessionId, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
+      await this.recordOrUnavailable(requestId, sessionId, ...deferred, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
       throw new RequestError(requestId, sessionId, error);
     }
 
@@ -328,7 +326,7 @@ export class Broker {
     // An exempt principal received clear values; its record keeps the digest but no sample of them.
     const recorded = executedData({ columns, rows: x.plan.exempt ? [] : rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs });
     if (x.plan.exempt) recorded.rowsDigest = executedData({ columns, rows, rowCount: 0, truncated: false }).rowsDigest;
-    await this.recordOrUnavailable(requestId, sessionId, auditEvent('executed', requestId, actor, recorded));
+    await this.recordOrUnavailable(requestId, sessionId, ...deferred, auditEvent('executed', requestId, actor, recorded));
     return { columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs };
   }
 

@@ -21,7 +21,7 @@ export interface TestBroker extends LocalBroker {
  * A real broker on a real socket, against its own seeded demo database on the run's PostgreSQL and
  * its own audit container on the run's Azurite. `policyPatch` edits the demo policy before validation.
  */
-export async function startTestBroker(options: { policyPatch?: (p: Record<string, any>) => void; audit?: AuditLog } = {}): Promise<TestBroker> {
+export async function startTestBroker(options: { policyPatch?: (p: Record<string, any>) => void; audit?: AuditLog; blobConnectionString?: string } = {}): Promise<TestBroker> {
   const db = await createDemoDatabase();
   const envName = `QB_TEST_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
   process.env[envName] = db.brokerUrl;
@@ -32,7 +32,7 @@ export async function startTestBroker(options: { policyPatch?: (p: Record<string
   const logs: string[] = [];
   const broker = await startLocalBroker({
     policy,
-    blobConnectionString: inject('blobConnectionString'),
+    blobConnectionString: options.blobConnectionString ?? inject('blobConnectionString'),
     auditContainer: `audit-${randomBytes(6).toString('hex')}`,
     log: (await import('../../src/log.js')).createJsonLogger((l) => logs.push(l)),
     ...(options.audit ? { audit: options.audit } : {}),

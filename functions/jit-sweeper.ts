@@ -1,13 +1,16 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { DefaultAzureCredential } from '@azure/identity';
-import { loadPolicyFile } from '../src/policy/load.js';
-import { readSetting } from '../src/settings.js';
-import { createSecretProviderFromSettings } from '../src/secrets/from-settings.js';
-import { createEntraTokenSource } from '../src/secrets/entra-token.js';
-import { sweepJitRolesOnConnections } from '../src/db/jit.js';
 
 /** Every 5 minutes: drop just-in-time roles that a crashed run left behind (their VALID UNTIL has passed). */
 async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise<void> {
+  // Loaded here, off the cold-start path of the Functions entry.
+  const [{ DefaultAzureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }] = await Promise.all([
+    import('@azure/identity'),
+    import('../src/policy/load.js'),
+    import('../src/settings.js'),
+    import('../src/secrets/from-settings.js'),
+    import('../src/secrets/entra-token.js'),
+    import('../src/db/jit.js'),
+  ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   const credential = new DefaultAzureCredential();
   const deps = { secrets: createSecretProviderFromSettings({ credential }), entraToken: createEntraTokenSource(credential) };

@@ -314,7 +314,12 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       const target = session;
       return new Promise<AuditRecord>((resolve, reject) => {
         target.queue.push({ event, bytes, deadline, resolve, reject });
-        if (!target.flushing) void flush(target);
+        if (!target.flushing) {
+          // Start the block on the next turn, so events issued together (a request's decision and
+          // outcome) — whose session look-ups resolve a few microtasks apart — share one block.
+          target.flushing = true;
+          setImmediate(() => void flush(target));
+        }
       });
     },
 

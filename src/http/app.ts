@@ -58,13 +58,18 @@ export function createApp(deps: AppDeps): BrokerApp {
   });
   app.notFound((c) => sendError(c, new BrokerError('not_found', `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.`)));
 
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: policy.limits.maxBodyBytes,
-      onError: (c) => sendError(c, new BrokerError('request_too_large', `The request body is over ${policy.limits.maxBodyBytes} bytes. Send a shorter statement.`)),
-    }),
-  );
+  const tooLarge = new BrokerError('request_too_large', `The request body is over ${policy.limits.maxBodyBytes} bytes. Send a shorter statement.`);
+  const limitStream = bodyLimit({ maxSize: policy.limits.maxBodyBytes, onError: (c) => sendError(c, tooLarge) });
+  app.use('/api/*', async (c, next) => {
+    // A declared length is checked without touching the body stream (which is costly on Node);
+    // bodies without one (chunked) are counted as they stream.
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && /^\d+$/.test(declared)) {
+      if (Number(declared) > policy.limits.maxBodyBytes) return sendError(c, tooLarge);
+      return next();
+    }
+    return limitStream(c, next);
+  });
 
   const auth: MiddlewareHandler<HttpEnv> = async (c, next) => {
     const principal = await deps.verifier.verify(c.req.header('authorization'));

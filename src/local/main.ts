@@ -15,13 +15,15 @@ import pg from 'pg';
 import { existsSync } from 'node:fs';
 
 const cleanups: (() => Promise<void>)[] = [];
-let stopping = false;
 
+let stopped: Promise<void> | undefined;
+
+/** Runs the clean-ups once; a second Ctrl-C waits for the first instead of leaving files behind. */
 async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+  stopped ??= (async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
-  }
+  })();
+  await stopped;
   process.exit(code);
 }
 

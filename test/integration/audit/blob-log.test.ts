@@ -214,3 +214,21 @@ describe('blob audit log on Azurite', () => {
     expect(await newLog().ping()).toBe(true);
   });
 });
+
+describe('group commit', () => {
+  it('stores events issued together in one block', async () => {
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    const { inject } = await import('vitest');
+    const { createBlobAuditLog } = await import('../../../src/audit/blob-log.js');
+    const name = `audit-group-${Math.random().toString(36).slice(2, 10)}`;
+    const container = BlobServiceClient.fromConnectionString(inject('blobConnectionString')).getContainerClient(name);
+    const log = createBlobAuditLog({ containerClient: container });
+    const actor = { oid: 'oid-group' };
+    await log.append('s_group_commit_1', { type: 'request.received', requestId: 'r_0', actor, data: {} });
+    const before = log.stats().blocks;
+    await Promise.all(['request.received', 'decision', 'executed'].map((type, i) => log.append('s_group_commit_1', { type: type as 'decision', requestId: `r_${i + 1}`, actor, data: { i } })));
+    expect(log.stats().blocks - before).toBe(1);
+    expect((await log.verify('s_group_commit_1')).valid).toBe(true);
+    expect((await log.read('s_group_commit_1')).map((r) => r.seq)).toEqual([0, 1, 2, 3]);
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * A child process that runs the local HTTP host (startLocalBroker), so the load generator and the
+ * broker have their own event loops, as an agent and the broker would. Configured by environment:
+ *   QB_BENCH_POLICY     the policy as JSON
+ *   QB_BENCH_BLOB       Azurite connection string
+ *   QB_BENCH_CONTAINER  audit container
+ *   QB_BENCH_AUDIT      "blob" (Azurite) or "memory" (audit off: in-process chain, no storage)
+ * Reports `{ type: 'ready', url }` over IPC; stops on `{ type: 'stop' }` or when the parent goes
+ * away. `{ type: 'profile-start' }` / `{ type: 'profile-stop', file }` take a CPU profile of the
+ * window between them (answered with `profile-started` / `profile-written`).
+ */
+import { startLocalBroker, type LocalBroker } from '../../src/local/host.js';
+import { validatePolicy } from '../../src/policy/load.js';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
+import { createJsonLogger } from '../../src/log.js';
+import { startCpuProfile } from './profiler.js';
+
+function setting(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+let broker: LocalBroker | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await broker?.close().catch(() => {});
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const policy = validatePolicy(JSON.parse(setting('QB_BENCH_POLICY')), 'bench policy');
+  const mode = setting('QB_BENCH_AUDIT');
+  broker = await startLocalBroker({
+    policy,
+    blobConnectionString: setting('QB_BENCH_BLOB'),
+    auditContainer: setting('QB_BENCH_CONTAINER'),
+    // The real JSON logger, as in production; the parent keeps only the tail of stderr.
+    log: createJsonLogger(),
+    ...(mode === 'memory' ? { audit: createMemoryAuditLog() } : {}),
+  });
+  process.send?.({ type: 'ready', url: broker.url });
+}
+
+let stopProfile: ((file: string) => Promise<void>) | undefined;
+
+process.on('message', (m: { type?: string; file?: string }) => {
+  if (m?.type === 'stop') void stop(0);
+  if (m?.type === 'profile-start') {
+    void startCpuProfile().then((s) => {
+      stopProfile = s;
+      process.send?.({ type: 'profile-started' });
+    });
+  }
+  if (m?.type === 'profile-stop' && m.file && stopProfile) {
+    const file = m.file;
+    void stopProfile(file).then(() => process.send?.({ type: 'profile-written', file }));
+    stopProfile = undefined;
+  }
+});
+process.on('disconnect', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench broker server failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  void stop(1);
+});

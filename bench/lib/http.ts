@@ -1,0 +1,134 @@
+/**
+ * The HTTP side of the bench: a broker server in a child process, and a lean keep-alive client
+ * (node:http, not fetch, so the client's own cost stays small next to the broker's).
+ */
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { spawnTracked, stopChild, tailOf, tsxArgs } from './processes.js';
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+export class HttpClient {
+  private readonly agent: http.Agent;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(baseUrl: string, maxSockets: number) {
+    const u = new URL(baseUrl);
+    this.host = u.hostname;
+    this.port = Number(u.port);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  request(method: 'GET' | 'POST', path: string, body?: string, token?: string): Promise<HttpReply> {
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = {};
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(body);
+      }
+      if (token) headers.authorization = `Bearer ${token}`;
+      const req = http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  postJson(path: string, value: unknown, token?: string): Promise<HttpReply> {
+    return this.request('POST', path, JSON.stringify(value), token);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export interface BrokerServer {
+  url: string;
+  /** the child's process id (for its CPU time) */
+  pid: number;
+  container: string;
+  /** a dev-issuer token (POST /api/dev/token) */
+  token(claims: { sub: string; roles: string[]; name?: string }): Promise<string>;
+  /** CPU-profile the server from now until the returned function is called with a file to write */
+  profile(): Promise<(file: string) => Promise<void>>;
+  /** stop the child; resolves when it has exited */
+  stop(): Promise<void>;
+}
+
+export interface BrokerServerOptions {
+  policyJson: string;
+  blobConnectionString: string;
+  audit: 'blob' | 'memory';
+  /** extra environment, e.g. the variable holding the database URL */
+  env: Record<string, string>;
+}
+
+export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerServer> {
+  const container = `bench-${o.audit}-${randomBytes(4).toString('hex')}`;
+  const child = spawnTracked(process.execPath, tsxArgs('bench/lib/broker-server.ts'), {
+    env: { ...process.env, ...o.env, QB_BENCH_POLICY: o.policyJson, QB_BENCH_BLOB: o.blobConnectionString, QB_BENCH_CONTAINER: container, QB_BENCH_AUDIT: o.audit },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const tail = tailOf(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bench broker did not start:\n${tail()}`)), 60_000);
+    child.on('message', (m: { type?: string; url?: string }) => {
+      if (m?.type === 'ready' && m.url) {
+        clearTimeout(timer);
+        resolve(m.url);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench broker exited with ${code}:\n${tail()}`));
+    });
+  });
+  const admin = new HttpClient(url, 2);
+  const reply = (type: string) =>
+    new Promise<void>((resolve) => {
+      const on = (m: { type?: string }) => {
+        if (m?.type !== type) return;
+        child.off('message', on);
+        resolve();
+      };
+      child.on('message', on);
+    });
+  return {
+    url,
+    pid: child.pid ?? -1,
+    container,
+    async token(claims) {
+      const r = await admin.postJson('/api/dev/token', claims);
+      if (r.status !== 200) throw new Error(`dev token: ${r.status} ${r.body}`);
+      return (JSON.parse(r.body) as { token: string }).token;
+    },
+    async profile() {
+      const started = reply('profile-started');
+      child.send({ type: 'profile-start' });
+      await started;
+      return async (file: string) => {
+        const written = reply('profile-written');
+        child.send({ type: 'profile-stop', file });
+        await written;
+      };
+    },
+    async stop() {
+      admin.close();
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The broker pipeline without HTTP: the same composition the hosts use (createBrokerRuntime), with
+ * principals that come out of the real token verifier (dev issuer keys, local JWKS: no network).
+ */
+import { createLocalJWKSet } from 'jose';
+import { createBrokerRuntime, type BrokerRuntime } from '../../src/broker/runtime.js';
+import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
+import { createTokenVerifier } from '../../src/identity/verify.js';
+import { createInProcessPublisher } from '../../src/events/in-process.js';
+import { createEnvSecretProvider } from '../../src/secrets/env.js';
+import { silentLogger } from '../../src/log.js';
+import type { AuditLog, IdentityVerifier, Principal } from '../../src/broker/ports.js';
+import type { PolicyConfig } from '../../src/policy/schema.js';
+
+export const BENCH_ISSUER = 'http://bench.invalid/api/dev';
+
+export interface InProcessBroker {
+  runtime: BrokerRuntime;
+  issuer: DevIssuer;
+  verifier: IdentityVerifier;
+  /** a verified principal for these claims (signed by the dev issuer, checked by the verifier) */
+  principal(sub: string, roles: string[]): Promise<Principal>;
+  close(): Promise<void>;
+}
+
+export async function createDevVerifier(audience: string): Promise<{ issuer: DevIssuer; verifier: IdentityVerifier }> {
+  const issuer = await createDevIssuer({ issuer: BENCH_ISSUER, audience });
+  const verifier = createTokenVerifier({ audience, issuers: [issuer.issuer], keys: createLocalJWKSet(issuer.jwks()) });
+  return { issuer, verifier };
+}
+
+export async function createInProcessBroker(policy: PolicyConfig, audit: AuditLog): Promise<InProcessBroker> {
+  const { issuer, verifier } = await createDevVerifier(policy.audience);
+  const runtime = await createBrokerRuntime({
+    policy,
+    verifier,
+    audit,
+    events: createInProcessPublisher(),
+    secrets: createEnvSecretProvider(),
+    log: silentLogger,
+  });
+  return {
+    runtime,
+    issuer,
+    verifier,
+    async principal(sub, roles) {
+      return await verifier.verify(`Bearer ${await issuer.issue({ sub, roles, name: `Bench ${sub}` })}`);
+    },
+    close: () => runtime.close(),
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Section 2: closed-loop throughput over HTTP with 1, 8 and 32 concurrent clients, audit on
+ * (Azurite) and off. Each client is its own identity with its own session, as distinct agents are.
+ */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { HttpClient, type BrokerServer } from '../lib/http.js';
+import { median, nowUs, round, summarize } from '../lib/stats.js';
+import { cpuGroups, serversOf, type BenchContext } from '../lib/context.js';
+import { cpuDelta, sampleCpu, type CpuGroup } from '../lib/cpu.js';
+import { ONE_ROW_SQL } from '../lib/workload.js';
+
+export interface ThroughputRow {
+  audit: 'on (Azurite)' | 'off';
+  clients: number;
+  /** how requests pick their session */
+  sessions: 'one per client' | 'new per request';
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  runs: number;
+  /** CPU µs per request in the broker server, the PostgreSQL backends and Azurite */
+  cpuUsPerRequest: { broker: number; postgres: number; azurite: number };
+  /** cores × 1 s over the CPU a request costs in all three: the ceiling on an otherwise idle machine */
+  ceilingQps: number;
+}
+
+export interface ThroughputOptions {
+  /** measured seconds per run (after warm-up) */
+  seconds: number;
+  warmupSeconds: number;
+}
+
+export interface RunFigures {
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpuUsPerRequest: Record<string, number>;
+}
+
+/** One closed-loop run: every client sends its next request as soon as the previous one answers. */
+export async function runClosedLoop(server: BrokerServer, clients: number, perRequestSession: boolean, o: ThroughputOptions, tokens: string[], cpu: CpuGroup[] = []): Promise<RunFigures> {
+  const http = new HttpClient(server.url, clients);
+  const sessions = tokens.map(() => `s_tp_${randomBytes(6).toString('hex')}`);
+  let measuring = false;
+  let stop = false;
+  let done = 0;
+  let errors = 0;
+  let firstError = '';
+  const latencies: number[] = [];
+  const worker = async (i: number) => {
+    while (!stop) {
+      const body: Record<string, unknown> = { connection: 'sales', sql: ONE_ROW_SQL };
+      if (!perRequestSession) body.sessionId = sessions[i];
+      const t0 = nowUs();
+      const r = await http.postJson('/api/query', body, tokens[i]).catch((e: unknown) => ({ status: 0, body: String(e) }));
+      if (!measuring) continue;
+      if (r.status === 200) {
+        done++;
+        latencies.push(nowUs() - t0);
+      } else {
+        errors++;
+        firstError ||= `${r.status} ${r.body.slice(0, 200)}`;
+      }
+    }
+  };
+  const workers = Array.from({ length: clients }, (_, i) => worker(i));
+  await sleep(o.warmupSeconds * 1000);
+  measuring = true;
+  const cpu0 = sampleCpu(cpu);
+  const t0 = nowUs();
+  await sleep(o.seconds * 1000);
+  const elapsedS = (nowUs() - t0) / 1e6;
+  measuring = false;
+  const counted = done;
+  const cpuUsed = cpuDelta(cpu0, sampleCpu(cpu));
+  stop = true;
+  await Promise.all(workers);
+  http.close();
+  if (errors > 0) process.stderr.write(`throughput: ${errors} errors, first: ${firstError}\n`);
+  const s = summarize(latencies);
+  const cpuUsPerRequest = Object.fromEntries(Object.entries(cpuUsed).map(([k, us]) => [k, counted ? us / counted : Number.NaN]));
+  return { qps: counted / elapsedS, p50Ms: s.p50 / 1000, p99Ms: s.p99 / 1000, errors, cpuUsPerRequest };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = [];
+  const cases: { audit: ThroughputRow['audit']; server: BrokerServer; clients: number; sessions: ThroughputRow['sessions'] }[] = [];
+  const servers = serversOf(ctx);
+  for (const [audit, server] of [
+    ['off', servers.memory],
+    ['on (Azurite)', servers.blob],
+  ] as const) {
+    for (const clients of [1, 8, 32]) cases.push({ audit, server, clients, sessions: 'one per client' });
+  }
+  // Agents that send no sessionId start a session per request: a cold session costs extra storage round trips.
+  cases.push({ audit: 'on (Azurite)', server: servers.blob, clients: 32, sessions: 'new per request' });
+
+  const tokenCache = new Map<string, string[]>();
+  for (const c of cases) {
+    const key = `${c.server.url}|${c.clients}`;
+    let tokens = tokenCache.get(key);
+    if (!tokens) {
+      tokens = await Promise.all(Array.from({ length: c.clients }, (_, i) => c.server.token({ sub: `bench-tp-${c.clients}-${i}`, roles: ['Query.Read'] })));
+      tokenCache.set(key, tokens);
+    }
+    const runs: RunFigures[] = [];
+    const groups = cpuGroups(ctx, c.server.pid);
+    for (let r = 0; r < ctx.runs; r++) runs.push(await runClosedLoop(c.server, c.clients, c.sessions === 'new per request', o, tokens, groups));
+    const cpuOf = (k: string) => round(median(runs.map((x) => x.cpuUsPerRequest[k] ?? 0)), 0);
+    const cpuUsPerRequest = { broker: cpuOf('broker'), postgres: cpuOf('postgres'), azurite: c.audit === 'off' ? 0 : cpuOf('azurite') };
+    const total = cpuUsPerRequest.broker + cpuUsPerRequest.postgres + cpuUsPerRequest.azurite;
+    rows.push({
+      audit: c.audit,
+      clients: c.clients,
+      sessions: c.sessions,
+      qps: round(median(runs.map((x) => x.qps)), 0),
+      p50Ms: round(median(runs.map((x) => x.p50Ms)), 2),
+      p99Ms: round(median(runs.map((x) => x.p99Ms)), 2),
+      errors: runs.reduce((a, x) => a + x.errors, 0),
+      runs: runs.length,
+      cpuUsPerRequest,
+      ceilingQps: total > 0 ? round((os.cpus().length * 1e6) / total, 0) : Number.NaN,
+    });
+  }
+  return rows;
+}

@@ -5,7 +5,10 @@
  * facts (built-in or not, set-returning) and type names.
  *
  * Entries expire after `ttlMs` so DDL made elsewhere is picked up; the pipeline calls `invalidate()`
- * after DDL it ran itself.
+ * after DDL it ran itself. Expiry is by epoch: `ttlMs` after the first answer was stored, every
+ * answer is forgotten at once and `generation` moves on. So whatever was derived from the answers of
+ * one generation (a cached masking plan) is exactly as fresh as the answers themselves, and is stale
+ * as soon as the generation changes.
  */
 import type { Queryable } from '../db/types.js';
 import type { ColumnKey } from './types.js';
@@ -47,6 +50,12 @@ export interface ColumnCatalog {
   typeNames(oids: readonly number[]): Promise<Map<number, string>>;
   /** forget everything (after DDL) */
   invalidate(): void;
+  /**
+   * Changes whenever answers may change: on `invalidate()` and when the TTL expires the cached
+   * answers (reading it checks the TTL). Answers given under one generation stay the answers
+   * while it is unchanged.
+   */
+  readonly generation: number;
 }
 
 export function relationNameKey(n: { schema?: string; name: string }): string {
@@ -59,37 +68,6 @@ export function functionNameKey(n: { schema?: string; name: string }): string {
 
 function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
-}
-
-interface Entry<T> {
-  value: T;
-  at: number;
-}
-
-class TtlCache<K, V> {
-  private readonly map = new Map<K, Entry<V>>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
-  get(k: K): V | undefined {
-    const e = this.map.get(k);
-    if (!e) return undefined;
-    if (this.now() - e.at > this.ttlMs) {
-      this.map.delete(k);
-      return undefined;
-    }
-    return e.value;
-  }
-  has(k: K): boolean {
-    return this.get(k) !== undefined;
-  }
-  set(k: K, v: V): void {
-    this.map.set(k, { value: v, at: this.now() });
-  }
-  clear(): void {
-    this.map.clear();
-  }
 }
 
 const RELATIONS_SQL = `
@@ -123,13 +101,42 @@ select r.relid::text as oid, ns.nspname as schema, c.relname as name
 export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; now?: () => number } = {}): ColumnCatalog {
   const ttl = options.ttlMs ?? 60_000;
   const now = options.now ?? Date.now;
-  const byName = new TtlCache<string, number | null>(ttl, now);
-  const byOid = new TtlCache<number, RelationInfo | null>(ttl, now);
-  const funcs = new TtlCache<string, FunctionFacts>(ttl, now);
-  const types = new TtlCache<number, string>(ttl, now);
+  const byName = new Map<string, number | null>();
+  const byOid = new Map<number, RelationInfo | null>();
+  const funcs = new Map<string, FunctionFacts>();
+  const types = new Map<number, string>();
+  let generation = 0;
+  /** when the oldest answer still held was stored; undefined while nothing is held */
+  let epochStart: number | undefined;
 
-  async function fetchRelations(oids: number[]): Promise<void> {
-    if (oids.length === 0) return;
+  function forgetAll(): void {
+    byName.clear();
+    byOid.clear();
+    funcs.clear();
+    types.clear();
+    epochStart = undefined;
+    generation++;
+  }
+
+  /** Drop every answer once the oldest is older than the TTL (checked before each use). */
+  function expire(): void {
+    if (epochStart !== undefined && now() - epochStart > ttl) forgetAll();
+  }
+
+  /**
+   * Whether answers fetched since `startedAt` may be kept: not when the catalog was invalidated
+   * meanwhile (they may describe the database before the DDL that caused it). The caller still gets them.
+   */
+  function mayStore(startedAt: number): boolean {
+    if (startedAt !== generation) return false;
+    epochStart ??= now();
+    return true;
+  }
+
+  async function fetchRelations(oids: number[]): Promise<Map<number, RelationInfo | null>> {
+    const out = new Map<number, RelationInfo | null>();
+    if (oids.length === 0) return out;
+    const startedAt = generation;
     const [rels, cols, relatives] = [
       await db.query<{ oid: string; schema: string; name: string; kind: string; definition: string | null }>(RELATIONS_SQL, [oids]),
       await db.query<{ oid: string; attnum: number | string; name: string }>(COLUMNS_SQL, [oids]),
@@ -147,10 +154,9 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
       list.push({ attnum: Number(c.attnum), name: c.name });
       colsOf.set(Number(c.oid), list);
     }
-    const found = new Set<number>();
+    for (const oid of oids) out.set(oid, null);
     for (const r of rels.rows) {
       const oid = Number(r.oid);
-      found.add(oid);
       const family = relativesOf.get(oid) ?? [];
       const columns: RelationColumn[] = (colsOf.get(oid) ?? []).map((c) => ({
         attnum: c.attnum,
@@ -159,87 +165,124 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
       }));
       const info: RelationInfo = { oid, schema: r.schema, name: r.name, kind: r.kind, columns };
       if (r.definition !== null && r.definition !== undefined) info.definition = r.definition;
-      byOid.set(oid, info);
+      out.set(oid, info);
     }
-    for (const oid of oids) if (!found.has(oid)) byOid.set(oid, null);
+    if (mayStore(startedAt)) for (const [oid, info] of out) byOid.set(oid, info);
+    return out;
   }
 
   return {
     async relationsByName(names) {
+      expire();
       const keys = [...new Set(names.map(relationNameKey))];
-      const missing = keys.filter((k) => !byName.has(k));
+      const oidOf = new Map<string, number | null | undefined>(keys.map((k) => [k, byName.get(k)]));
+      const missing = keys.filter((k) => oidOf.get(k) === undefined);
       if (missing.length > 0) {
+        const startedAt = generation;
         const texts = missing.map((k) => k.split('\u0000').map(quoteIdent).join('.'));
         const { rows } = await db.query<{ i: string | number; oid: string | null }>(
           `select n.i::int as i, to_regclass(n.req)::oid::text as oid from unnest($1::text[]) with ordinality as n(req, i)`,
           [texts],
         );
+        const keep = mayStore(startedAt);
         for (const r of rows) {
           const key = missing[Number(r.i) - 1];
-          if (key !== undefined) byName.set(key, r.oid === null ? null : Number(r.oid));
+          if (key === undefined) continue;
+          const oid = r.oid === null ? null : Number(r.oid);
+          oidOf.set(key, oid);
+          if (keep) byName.set(key, oid);
         }
       }
-      const oids = keys.map((k) => byName.get(k)).filter((o): o is number => typeof o === 'number');
+      const oids = [...oidOf.values()].filter((o): o is number => typeof o === 'number');
       const infos = await this.relationsByOid(oids);
       const out = new Map<string, RelationInfo | null>();
       for (const k of keys) {
-        const oid = byName.get(k);
+        const oid = oidOf.get(k);
         out.set(k, typeof oid === 'number' ? (infos.get(oid) ?? null) : null);
       }
       return out;
     },
 
     async relationsByOid(oids) {
+      expire();
       const unique = [...new Set(oids)];
-      await fetchRelations(unique.filter((o) => byOid.get(o) === undefined));
-      return new Map(unique.map((o) => [o, byOid.get(o) ?? null]));
+      const out = new Map<number, RelationInfo | null>();
+      const missing: number[] = [];
+      for (const o of unique) {
+        const info = byOid.get(o);
+        if (info === undefined) missing.push(o);
+        else out.set(o, info);
+      }
+      for (const [o, info] of await fetchRelations(missing)) out.set(o, info);
+      return out;
     },
 
     peekRelation(oid) {
+      expire();
       return byOid.get(oid);
     },
 
     async functions(names) {
+      expire();
       const wanted = [...new Map(names.map((n) => [functionNameKey(n), n])).values()];
-      const missing = wanted.filter((n) => !funcs.has(functionNameKey(n)));
+      const out = new Map<string, FunctionFacts>();
+      const missing: { schema?: string; name: string }[] = [];
+      for (const n of wanted) {
+        const facts = funcs.get(functionNameKey(n));
+        if (facts === undefined) missing.push(n);
+        else out.set(functionNameKey(n), facts);
+      }
       if (missing.length > 0) {
+        const startedAt = generation;
         const { rows } = await db.query<{ schema: string; name: string; srf: boolean | string }>(
           `select n.nspname as schema, p.proname as name, p.proretset as srf
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace
             where p.proname = any($1::text[])`,
           [[...new Set(missing.map((n) => n.name))]],
         );
+        const keep = mayStore(startedAt);
         for (const n of missing) {
           const matches = rows.filter((r) => r.name === n.name && (n.schema === undefined || r.schema === n.schema));
           const srf = matches.some((r) => r.srf === true || r.srf === 't' || r.srf === 'true');
           // Unknown names and user functions are not built-in: their lineage is unknown (fail closed).
           const builtin = matches.length > 0 && matches.every((r) => r.schema === 'pg_catalog');
-          funcs.set(functionNameKey(n), { builtin, setReturning: srf || matches.length === 0 });
+          const facts: FunctionFacts = { builtin, setReturning: srf || matches.length === 0 };
+          out.set(functionNameKey(n), facts);
+          if (keep) funcs.set(functionNameKey(n), facts);
         }
       }
-      return new Map(wanted.map((n) => [functionNameKey(n), funcs.get(functionNameKey(n)) ?? { builtin: false, setReturning: true }]));
+      return out;
     },
 
     async typeNames(oids) {
+      expire();
       const unique = [...new Set(oids)];
-      const missing = unique.filter((o) => !types.has(o));
-      if (missing.length > 0) {
-        const { rows } = await db.query<{ oid: string; name: string }>(`select oid::text as oid, typname as name from pg_type where oid = any($1::oid[])`, [missing]);
-        for (const r of rows) types.set(Number(r.oid), r.name);
-      }
       const out = new Map<number, string>();
+      const missing: number[] = [];
       for (const o of unique) {
         const n = types.get(o);
-        if (n !== undefined) out.set(o, n);
+        if (n === undefined) missing.push(o);
+        else out.set(o, n);
+      }
+      if (missing.length > 0) {
+        const startedAt = generation;
+        const { rows } = await db.query<{ oid: string; name: string }>(`select oid::text as oid, typname as name from pg_type where oid = any($1::oid[])`, [missing]);
+        const keep = mayStore(startedAt);
+        for (const r of rows) {
+          out.set(Number(r.oid), r.name);
+          if (keep) types.set(Number(r.oid), r.name);
+        }
       }
       return out;
     },
 
     invalidate() {
-      byName.clear();
-      byOid.clear();
-      funcs.clear();
-      types.clear();
+      forgetAll();
+    },
+
+    get generation() {
+      expire();
+      return generation;
     },
   };
 }

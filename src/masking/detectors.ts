@@ -41,7 +41,9 @@ function panIn(candidate: string): boolean {
   return false;
 }
 
-const PAN_CANDIDATE = /\d+(?:[ -]\d+)*/g;
+// Not the digits of a decimal fraction or of the integer part of one (`0.3700…`, `12345….5`):
+// long unscaled numerics are not card numbers.
+const PAN_CANDIDATE = /(?<![\d.])\d+(?:[ -]\d+)*(?!\.?\d)/g;
 function scrubPan(text: string): string {
   return text.replace(PAN_CANDIDATE, (m) => {
     if (m.length < 13) return m;

@@ -4,7 +4,9 @@
  *                    inference (`masked_column_in_predicate`), of expressions that can fail on a
  *                    masked value (`masked_column_in_fallible_expression`), of writes that would copy a masked
  *                    value into a clear column (`masked_column_in_write`) and of statements too
- *                    deep to trace (`masked_lineage_unknown`);
+ *                    deep to trace (`masked_lineage_unknown`). Repeated statements are served
+ *                    from a bounded cache per catalog (plan-cache.ts), valid for one catalog
+ *                    generation; every call returns a fresh plan object (its own origins);
  *   prepareOrigins   after execution: server origins (table OID, attnum) of the result columns;
  *   applyMasking     synchronous, masks the rows in place;
  *   sanitizeDatabaseError  instead, when the statement failed.

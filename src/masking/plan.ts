@@ -4,7 +4,6 @@
  * deciding which rows, which order, or whether an error comes back).
  */
 import type { Node } from '@pgsql/types';
-import { BrokerError } from '../errors.js';
 import type { MaskerName } from '../policy/schema.js';
 import { nameFromList } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
@@ -12,6 +11,7 @@ import type { Analysis } from '../sql/types.js';
 import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type RelationInfo } from './catalog.js';
 import { LineageWalker, type StatementLineage } from './lineage.js';
 import { maskedSources } from './lineage-ops.js';
+import { cachedOutcome, planCacheKey, planForRequest, storeOutcome, type PlanCore, type PlanOutcome } from './plan-cache.js';
 import type { ColumnKey, Lineage, MaskingPolicyInput, MaskPlan } from './types.js';
 
 type QName = { schema?: string; name: string };
@@ -115,28 +115,39 @@ function rootOf(analysis: Analysis): Node {
   return analysis.stmt?.stmt ?? analysis.root;
 }
 
+/**
+ * The masking plan of a statement for one principal. Repeated statements are served from a cache
+ * (plan-cache.ts) keyed so that a hit is exactly what a fresh trace would return now; the returned
+ * plan is always a fresh object, its `origins` and `typeNames` this request's own.
+ */
 export async function planMasking(analysis: Analysis, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<MaskPlan> {
-  const rules = rulesMap(policy);
-  const base = {
-    exempt: policy.exempt,
-    rules,
-    detectors: policy.detectors,
-    hashKey: policy.hashKey,
-    catalog,
-    origins: new Map<string, Lineage>(),
-    typeNames: new Map<number, string>(),
-  };
   if (policy.exempt) {
-    return { ...base, outputs: undefined, reach: { sources: new Set(), identity: false }, maskedInReach: false };
+    // Pass-through, no catalog look-up: nothing worth caching.
+    const core: PlanCore = { exempt: true, rules: rulesMap(policy), outputs: undefined, reach: { sources: new Set(), identity: false }, maskedInReach: false, catalog };
+    return planForRequest({ core }, policy);
   }
-  const traced = await traceStatement(rootOf(analysis), catalog, rules);
+  const root = rootOf(analysis);
+  const key = planCacheKey(analysis, policy);
+  const cached = cachedOutcome(catalog, key, root);
+  if (cached) return planForRequest(cached, policy);
+  // Read before the trace: a plan traced while the catalog changed is not kept.
+  const generation = catalog.generation;
+  const outcome = await tracePlan(root, policy, catalog);
+  storeOutcome(catalog, key, root, generation, outcome);
+  return planForRequest(outcome, policy);
+}
+
+/** Trace the statement and decide: the plan's request-independent part, or the refusal. */
+async function tracePlan(root: Node, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<PlanOutcome> {
+  const rules = rulesMap(policy);
+  const traced = await traceStatement(root, catalog, rules);
   const reachSources = new Set(traced.relationColumns);
   if (traced.unknownUsed) for (const k of rules.keys()) reachSources.add(k);
   const reach: Lineage = { sources: reachSources, identity: false };
   const maskedInReach = maskedSources(reach, rules).length > 0;
   const reasons = maskedInReach ? traced.reasons : traced.reasons.filter((r) => r.code !== 'masked_lineage_unknown');
   if (reasons.length > 0) {
-    throw new BrokerError('policy_denied', `Masking refused the statement: ${reasons.map((r) => r.message).join(' ')}`, { reasons });
+    return { refused: { message: `Masking refused the statement: ${reasons.map((r) => r.message).join(' ')}`, reasons } };
   }
-  return { ...base, outputs: traced.outputs, reach, maskedInReach };
+  return { core: { exempt: false, rules, outputs: traced.outputs, reach, maskedInReach, catalog } };
 }

@@ -26,7 +26,15 @@ describe('content detectors', () => {
     const s = all();
     expect(s.scrub('order 4111111111111112')).toBe('order 4111111111111112');
     expect(s.scrub('12345')).toBe('12345');
+    // Unscaled numerics (e.g. avg() results) whose digits happen to pass Luhn.
+    expect(s.scrub('0.4111111111111111')).toBe('0.4111111111111111');
+    expect(s.scrub('4111111111111111.25')).toBe('4111111111111111.25');
     expect(s.hit).toBeUndefined();
+  });
+
+  it('still masks a card number at the end of a sentence', () => {
+    const s = all();
+    expect(s.scrub('paid with 4111111111111111.')).toBe('paid with ****1111.');
   });
 
   it('masks e-mail addresses but keeps the domain', () => {

@@ -51,7 +51,10 @@ export function staticCatalog(): ColumnCatalog & { lookups: number } {
     async typeNames() {
       return new Map<number, string>();
     },
-    invalidate() {},
+    generation: 0,
+    invalidate() {
+      catalog.generation++;
+    },
   };
   return catalog;
 }

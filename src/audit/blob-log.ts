@@ -15,7 +15,6 @@ import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
 import { BrokerError, isBrokerError } from '../errors.js';
 import {
   systemClock,
-  type AuditEventInput,
   type AuditLog,
   type AuditRecord,
   type Clock,
@@ -23,8 +22,7 @@ import {
   type VerifyResult,
 } from '../broker/ports.js';
 import type { Logger } from '../log.js';
-import { canonicalJson } from './canonical-json.js';
-import { chainRecord, parseRecordLine, splitLines, verifyChain, type ChainTail } from './chain.js';
+import { chainEncodedRecord, encodedEventBytes, encodeEvent, parseRecordLine, splitLines, verifyChain, type ChainTail, type EncodedEvent } from './chain.js';
 import { assertMayAppend, assertValidSessionId, dayPrefix, parseSessionBlobPath } from './session-rules.js';
 import {
   createSessionBlob,
@@ -87,7 +85,8 @@ const MAX_BATCH_BYTES = 3 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 200;
 
 interface Pending {
-  event: AuditEventInput;
+  /** encoded once at append: sized here, and chained (again after a lost race) without re-encoding */
+  event: EncodedEvent;
   bytes: number;
   deadline: number;
   resolve(record: AuditRecord): void;
@@ -187,7 +186,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
   }
 
   /** Write one batch of events as one block after the current tail; re-chain and retry on lost races. */
-  async function writeBatch(session: Session, events: AuditEventInput[], call: StorageCall): Promise<AuditRecord[]> {
+  async function writeBatch(session: Session, events: EncodedEvent[], call: StorageCall): Promise<AuditRecord[]> {
     const sessionId = session.index.sessionId;
     for (let attempt = 0; attempt <= maxConflictRetries; attempt++) {
       const tail = session.tail ?? (session.tail = await readTail(session.blob, session.index, call));
@@ -196,7 +195,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       const lines: string[] = [];
       let last: ChainTail = tail;
       for (const event of events) {
-        const { record, line } = chainRecord(sessionId, last, event, now);
+        const { record, line } = chainEncodedRecord(sessionId, last, event, now);
         records.push(record);
         lines.push(line);
         last = record;
@@ -295,12 +294,13 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
   return {
     async append(sessionId, event, appendOptions = {}) {
       assertValidSessionId(sessionId);
-      let bytes: number;
+      let encoded: EncodedEvent;
       try {
-        bytes = Buffer.byteLength(canonicalJson(event));
+        encoded = encodeEvent(event);
       } catch (e) {
         throw new BrokerError('internal_error', 'The audit event cannot be written as JSON.', { cause: e });
       }
+      const bytes = encodedEventBytes(encoded);
       if (bytes > MAX_BATCH_BYTES) throw new BrokerError('request_too_large', 'The audit event is too large to record; nothing was executed. Send a shorter statement.');
       const deadline = Date.now() + appendTimeoutMs;
       let session: Session | undefined;
@@ -313,7 +313,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       assertMayAppend(session.index.ownerOid, event.actor, appendOptions.allowForeignActor);
       const target = session;
       return new Promise<AuditRecord>((resolve, reject) => {
-        target.queue.push({ event, bytes, deadline, resolve, reject });
+        target.queue.push({ event: encoded, bytes, deadline, resolve, reject });
         if (!target.flushing) {
           // Start the block on the next turn, so events issued together (a request's decision and
           // outcome) — whose session look-ups resolve a few microtasks apart — share one block.

@@ -5,7 +5,7 @@
  * inserting or reordering a line breaks the chain at that position.
  */
 import type { AuditEventInput, AuditRecord, VerifyResult } from '../broker/ports.js';
-import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { canonicalJson, serializeCanonical, sha256Hex } from './canonical-json.js';
 
 export { canonicalJson, sha256Hex, digestOf } from './canonical-json.js';
 
@@ -29,22 +29,61 @@ export interface ChainTail {
 
 export const EMPTY_TAIL: ChainTail = { seq: -1, hash: GENESIS_HASH };
 
+/**
+ * An event's fields as canonical JSON, encoded once: the size check, the hash and the stored line
+ * all reuse these texts (and a re-chain after a lost append race costs no re-encoding).
+ * A field without a JSON form (undefined) is left out of the record, as canonicalJson does.
+ */
+export interface EncodedEvent {
+  readonly actor: string | undefined;
+  readonly data: string | undefined;
+  readonly requestId: string | undefined;
+  readonly type: string | undefined;
+}
+
+/** Throws (TypeError, RangeError for a cycle, or what a toJSON throws) when a field cannot be written. */
+export function encodeEvent(event: AuditEventInput): EncodedEvent {
+  return {
+    actor: serializeCanonical(event.actor),
+    data: serializeCanonical(event.data),
+    requestId: serializeCanonical(event.requestId),
+    type: serializeCanonical(event.type),
+  };
+}
+
+/** UTF-8 size of the canonical JSON of the event: what the blob log counts against its block limit. */
+export function encodedEventBytes(e: EncodedEvent): number {
+  return Buffer.byteLength(`{${(member('actor', e.actor) + member('data', e.data) + member('requestId', e.requestId) + member('type', e.type)).slice(1)}}`);
+}
+
 /** Build the next record after `tail` and the exact line to store for it. */
 export function chainRecord(sessionId: string, tail: ChainTail, event: AuditEventInput, time: Date): { record: AuditRecord; line: string } {
-  const unsigned: Omit<AuditRecord, 'hash'> = {
-    v: AUDIT_RECORD_VERSION,
-    sessionId,
-    seq: tail.seq + 1,
-    time: time.toISOString(),
-    type: event.type,
-    requestId: event.requestId,
-    actor: event.actor,
-    data: event.data,
-    prevHash: tail.hash,
-  };
-  // Round-trip through the canonical form so the returned record equals what a reader parses.
-  const line = canonicalJson({ ...unsigned, hash: hashRecord(unsigned) });
+  return chainEncodedRecord(sessionId, tail, encodeEvent(event), time);
+}
+
+/**
+ * chainRecord for an event encoded earlier. The record's canonical JSON is written directly,
+ * members in sorted key order: the text without `hash` is hashed, and the stored line is that
+ * text with `"hash"` spliced in at its sorted place (after "data", before "prevHash"). Both are
+ * exactly canonicalJson of the record, which verifyChain checks.
+ */
+export function chainEncodedRecord(sessionId: string, tail: ChainTail, event: EncodedEvent, time: Date): { record: AuditRecord; line: string } {
+  // Members as `,"key":value`; the first one's leading comma is dropped when wrapping in braces.
+  const beforeHash = member('actor', event.actor) + member('data', event.data);
+  const afterHash =
+    `,"prevHash":${JSON.stringify(tail.hash)}` +
+    member('requestId', event.requestId) +
+    `,"seq":${JSON.stringify(tail.seq + 1)},"sessionId":${JSON.stringify(sessionId)},"time":${JSON.stringify(time.toISOString())}` +
+    member('type', event.type) +
+    `,"v":${AUDIT_RECORD_VERSION}`;
+  const hash = sha256Hex(`{${(beforeHash + afterHash).slice(1)}}`);
+  const line = `{${`${beforeHash},"hash":"${hash}"${afterHash}`.slice(1)}}`;
+  // Parsed back so the returned record equals what a reader gets: its own copy, normalized as stored.
   return { record: JSON.parse(line) as AuditRecord, line: `${line}\n` };
+}
+
+function member(key: string, json: string | undefined): string {
+  return json === undefined ? '' : `,"${key}":${json}`;
 }
 
 /** The records of a stored session, one per line; a trailing newline ends the last record. */

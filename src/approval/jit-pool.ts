@@ -7,7 +7,7 @@ import pg from 'pg';
 import { BrokerError } from '../errors.js';
 import type { SecretProvider } from '../broker/ports.js';
 import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
-import { createJitRole, dropJitRole } from '../db/jit.js';
+import { createJitRole, dropJitRole, jitAdminConnection } from '../db/jit.js';
 import { connectWithCredentials, createConnectionCredentials, type EntraTokenFunction } from '../db/credentials.js';
 import { sessionOptions, type ExecutionMode, type PoolHandle } from '../db/pools.js';
 import type { Logger } from '../log.js';
@@ -27,14 +27,8 @@ export interface JitPoolOptions {
 }
 
 /** The connection's server, logged in as its `admin` credentials (the URL's user for `env`). */
-export function adminConnectionOf(connection: ConnectionConfig): ConnectionConfig | undefined {
-  if (!connection.admin) return undefined;
-  const { user: _brokerUser, admin, ...server } = connection;
-  return { ...server, credentials: admin.credentials };
-}
-
 export async function withJitPool<T>(o: JitPoolOptions, run: (handle: PoolHandle) => Promise<T>): Promise<T> {
-  const adminConnection = adminConnectionOf(o.connection);
+  const adminConnection = jitAdminConnection(o.connection);
   if (!adminConnection) throw new BrokerError('internal_error', `The connection "${o.connectionName}" has no admin credentials for just-in-time roles.`);
   const grantRole = o.profile.dbRole;
   if (!grantRole) {

@@ -25,6 +25,9 @@ export async function createDemoDatabase(prefix = 'qbtest'): Promise<TestDatabas
   adminUrlObj.pathname = `/${name}`;
   const adminUrl = adminUrlObj.toString();
   const pool = new pg.Pool({ connectionString: adminUrl, max: 2 });
+  // Tests terminate backends on purpose (rotation, JIT drops, force-dropped databases): an idle
+  // client of this pool killed that way must not become an unhandled error.
+  pool.on('error', () => {});
   return {
     adminUrl,
     brokerUrl,

@@ -14,6 +14,7 @@ describe('just-in-time roles on a real PostgreSQL', () => {
   beforeAll(async () => {
     db = await createDemoDatabase();
     admin = new pg.Pool({ connectionString: db.adminUrl, max: 3 });
+    admin.on('error', () => {}); // idle clients may be terminated by the tests' own role drops
     const url = new URL(db.adminUrl);
     adminUser = decodeURIComponent(url.username);
     target = { host: url.hostname, port: Number(url.port), database: db.name, ssl: false };

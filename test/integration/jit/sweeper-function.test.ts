@@ -36,6 +36,7 @@ describe('JIT sweeper timer function', () => {
 
   it('drops a crashed run\'s role with each connection\'s admin credential, and reports a refused admin without its password', async () => {
     const admin = new pg.Pool({ connectionString: db.adminUrl, max: 1 });
+    admin.on('error', () => {});
     const crashed = await createJitRole(admin, { requestId: 'req-crash-sweeper', grantRole: 'qb_agent_write', ttlMs: 200 });
     await admin.end();
     await new Promise((r) => setTimeout(r, 300));

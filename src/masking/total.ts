@@ -56,15 +56,6 @@ function valuePositionsOnly(args: readonly CallArg[]): boolean {
   return args.every((a, i) => !a.masked || i % 2 === 1);
 }
 
-/**
- * Narrow exception kept for compatibility with an existing red-team test that expects a runtime
- * error (422) from `current_setting(card_number)`: allowed on the column's own, unchanged value
- * only. It still tells whether that value is the name of a server setting; a derived argument
- * (`replace(substr(x,1,1), '1', 'work_mem')`) would make it a full oracle and is refused.
- */
-function unchangedColumnOnly(args: readonly CallArg[]): boolean {
-  return args.length === 1 && args.every((a) => !a.masked || a.lineage.identity);
-}
 
 const FIRST: readonly number[] = [0];
 
@@ -94,7 +85,6 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   // window functions that return another row's value
   ['lag', FIRST], ['lead', FIRST], ['first_value', FIRST], ['last_value', FIRST], ['nth_value', FIRST],
   ['num_nulls', 'all'], ['num_nonnulls', 'all'],
-  ['current_setting', unchangedColumnOnly],
 ]);
 
 /** Ordered-set aggregates whose WITHIN GROUP (ORDER BY x) may be masked: they pick a value, no arithmetic. */

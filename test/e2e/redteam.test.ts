@@ -227,9 +227,15 @@ describe('masked values: values that flow to the output come back masked', () =>
     // The cast is refused before it runs; an error that does run has its quoted text removed.
     const r = await expectRefused({ name: 'cast', sql: 'select (select card_number from customers where id = 1)::numeric', status: 403, code: 'masked_column_in_predicate' });
     expect(JSON.stringify(r)).not.toMatch(/411111/);
-    const e = await b.query({ connection: 'sales', sql: 'select current_setting(card_number) from customers where id = 1' }, READ, 'rt-agent');
+    // A runtime error that does run, with a masked column in reach: a fixed sentence, no value.
+    const e = await b.query({ connection: 'sales', sql: 'select card_number, 1 / (id - id) from customers where id = 1' }, READ, 'rt-agent');
     expect(e.status).toBe(422);
+    expect(e.body.error.sqlstate).toBe('22012');
     expect(planted(e.body)).toEqual([]);
+    // Handing the value to a function that can fail on it (here: "is it a setting name?") is refused.
+    const oracle = await b.query({ connection: 'sales', sql: 'select current_setting(card_number) from customers where id = 1' }, READ, 'rt-agent');
+    expect(oracle.status).toBe(403);
+    expect(oracle.body.error.reasons.map((x: { code: string }) => x.code)).toContain('masked_column_in_fallible_expression');
   });
 
   it('the audit record of a masked read holds only masked values', async () => {

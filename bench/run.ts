@@ -187,7 +187,7 @@ function printResults(r: Results): void {
         ),
       );
     }
-    print(`   pipeline overhead (Broker.query audit off − direct pg), one-row p50: ${r.latency.pipelineOverheadOneRowP50Us} µs; over the cursor protocol: ${r.latency.pipelineOverheadOverCursorP50Us} µs; with no audit work at all (no-op log): ${r.latency.pipelineOverheadNoAuditWorkP50Us} µs; HTTP layer: ${r.latency.httpLayerP50Us} µs`);
+    print(`   pipeline overhead (Broker.query audit off − direct pg), one-row p50: ${r.latency.pipelineOverheadOneRowP50Us} µs; over pg-cursor: ${r.latency.pipelineOverheadOverCursorP50Us} µs; with no audit work at all (no-op log): ${r.latency.pipelineOverheadNoAuditWorkP50Us} µs; HTTP layer: ${r.latency.httpLayerP50Us} µs`);
     print(`   the same in CPU per request (steady on a busy machine): pipeline ${r.latency.pipelineCpuOverheadOneRowUs} µs over the pg client; HTTP layer ${r.latency.httpLayerCpuUs} µs`);
     const a = r.latency.blobAuditPerRequest;
     print(`   Azurite audit per request (in-process, one-row): ${a.appends} events, ${a.blocks} blocks, ${a.storageRequests} storage requests`);

@@ -46,7 +46,7 @@ export interface LatencyResult {
   pipelineOverheadOneRowP50Us: number;
   /** Broker.query with a no-op audit log (no chain, no hashing) minus direct pg, one-row p50 */
   pipelineOverheadNoAuditWorkP50Us: number;
-  /** the same, against direct pg with the executor's protocol (cursor): the broker's own cost */
+  /** the same, against direct pg through pg-cursor (the executor's protocol before one-round-trip reads) */
   pipelineOverheadOverCursorP50Us: number;
   /** HTTP (audit off) p50 minus Broker.query (audit off) p50: HTTP, token cache, JSON */
   httpLayerP50Us: number;
@@ -138,7 +138,7 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
         },
       },
       {
-        path: "direct pg (cursor: the executor's protocol)",
+        path: 'direct pg (pg-cursor, for comparison)',
         run: async () => {
           const client = await direct.connect();
           try {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import Cursor from 'pg-cursor';
+import { CappedRead } from './capped-read.js';
 import { BrokerError } from '../errors.js';
 import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './types.js';
 import type { PoolHandle } from './pools.js';
@@ -58,8 +58,8 @@ function toFailure(e: unknown): Error {
   return new BrokerError('dependency_unavailable', 'The database cannot be reached right now; nothing was executed. Retry in a moment.', { cause: e });
 }
 
-function fieldsOf(result: pg.QueryResult | undefined): ResultField[] {
-  return (result?.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
+function fieldsOf(result: pg.QueryResult): ResultField[] {
+  return result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
 }
 
 /** Cut rows so the result stays under `maxBytes` of cell text. */
@@ -73,11 +73,6 @@ function capBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: bool
   return { rows, cut: false };
 }
 
-function readCursor(cursor: Cursor<Cell[]>, count: number): Promise<{ rows: Cell[][]; result: pg.QueryResult }> {
-  return new Promise((resolve, reject) => {
-    cursor.read(count, (err, rows, result) => (err ? reject(err) : resolve({ rows, result })));
-  });
-}
 
 export async function executeStatement(handle: PoolHandle, req: StatementRequest): Promise<ExecutionResult> {
   const started = performance.now();
@@ -97,19 +92,22 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
   try {
     if (broken) throw broken;
     let rows: Cell[][];
-    let result: pg.QueryResult | undefined;
+    let fields: ResultField[];
+    let command: string;
+    let affected: number | undefined;
     let more = false;
     if (req.mode === 'read') {
-      const cursor = client.query(new Cursor<Cell[]>(req.sql, req.params, { rowMode: 'array', types: RAW_TEXT }));
-      const read = await readCursor(cursor, req.maxRows + 1);
-      result = read.result;
-      rows = read.rows;
+      // One round trip; the server stops at maxRows + 1 (the extra row says "truncated").
+      const read = new CappedRead(req.sql, req.params, req.maxRows + 1);
+      client.query(read as unknown as pg.QueryConfig);
+      const r = await read.done;
+      ({ fields, rows, command } = r);
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);
-      await cursor.close();
     } else {
       const limit = req.maxAffectedRows;
       if (limit !== undefined) await client.query('begin');
+      let result: pg.QueryResult<Cell[]>;
       try {
         // Extended protocol: one statement, never split by the server's simple-query lexer.
         result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
@@ -122,17 +120,20 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
         if (limit !== undefined && !(e instanceof AffectedRowsOverLimit)) await client.query('rollback').catch(() => {});
         throw e;
       }
+      fields = fieldsOf(result);
+      command = result.command ?? '';
+      affected = result.rowCount ?? undefined;
       rows = result.rows;
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);
     }
     const capped = capBytes(rows, req.maxBytes);
     return {
-      fields: fieldsOf(result),
+      fields,
       rows: capped.rows,
-      rowCount: req.mode === 'read' ? capped.rows.length : (result?.rowCount ?? capped.rows.length),
+      rowCount: req.mode === 'read' ? capped.rows.length : (affected ?? capped.rows.length),
       truncated: more || capped.cut,
-      command: result?.command ?? '',
+      command,
       durationMs: performance.now() - started,
     };
   } catch (e) {

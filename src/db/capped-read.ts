@@ -1,0 +1,97 @@
+import { createRequire } from 'node:module';
+import type { Cell, ResultField } from './types.js';
+
+const require = createRequire(import.meta.url);
+// node-postgres' own conversion of parameter values to wire text (what client.query uses).
+const { prepareValue } = require('pg/lib/utils.js') as { prepareValue: (v: unknown) => unknown };
+
+/** The part of node-postgres' Connection a submittable query drives. */
+interface WireConnection {
+  parse(msg: { text: string }): void;
+  bind(msg: { values: unknown[] }): void;
+  describe(msg: { type: 'P'; name: string }): void;
+  execute(msg: { portal: string; rows: number }): void;
+  sync(): void;
+}
+
+export interface CappedReadResult {
+  fields: ResultField[];
+  rows: Cell[][];
+  /** the server stopped at the cap: more rows exist */
+  suspended: boolean;
+  command: string;
+}
+
+/**
+ * A read in one round trip with a row cap enforced by the server: Parse, Bind, Describe,
+ * Execute(maxRows), Sync are sent together (the extended protocol: exactly one statement), and the
+ * portal is suspended at the cap instead of streaming the rest. Cells stay the server's text.
+ * A node-postgres "submittable": `client.query(new CappedRead(...))`, then await `.done`.
+ */
+export class CappedRead {
+  readonly done: Promise<CappedReadResult>;
+  private resolve!: (r: CappedReadResult) => void;
+  private reject!: (e: unknown) => void;
+  private fields: ResultField[] = [];
+  private readonly rows: Cell[][] = [];
+  private suspended = false;
+  private command = '';
+  private error: unknown;
+  private settled = false;
+  private readonly values: unknown[];
+
+  constructor(
+    private readonly text: string,
+    values: readonly unknown[],
+    private readonly maxRows: number,
+  ) {
+    this.values = values.map((v) => prepareValue(v));
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  submit(connection: WireConnection): void {
+    connection.parse({ text: this.text });
+    connection.bind({ values: this.values });
+    connection.describe({ type: 'P', name: '' });
+    connection.execute({ portal: '', rows: this.maxRows });
+    connection.sync();
+  }
+
+  handleRowDescription(msg: { fields: ResultField[] }): void {
+    this.fields = msg.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
+  }
+
+  handleDataRow(msg: { fields: Cell[] }): void {
+    this.rows.push(msg.fields);
+  }
+
+  handlePortalSuspended(): void {
+    this.suspended = true;
+  }
+
+  handleCommandComplete(msg: { text?: string }): void {
+    this.command = /^[A-Za-z]+/.exec(msg.text ?? '')?.[0] ?? '';
+  }
+
+  handleEmptyQuery(): void {}
+
+  /** An ErrorResponse (Sync is already sent, ReadyForQuery follows) or a dead connection (nothing follows). */
+  handleError(err: unknown): void {
+    this.error ??= err;
+    this.settle();
+  }
+
+  handleReadyForQuery(): void {
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.error !== undefined) this.reject(this.error);
+    else this.resolve({ fields: this.fields, rows: this.rows, suspended: this.suspended, command: this.command });
+  }
+}

@@ -3,6 +3,7 @@
  * request id) and as the orchestration and the HTTP routes read it.
  */
 import type { AuditActor, Reason } from '../broker/ports.js';
+import type { Principal } from '../identity/principal.js';
 import type { ColumnOut } from '../broker/pipeline.js';
 
 export type RequestState = 'pending_approval' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed';
@@ -10,16 +11,7 @@ export type RequestState = 'pending_approval' | 'approved' | 'rejected' | 'expir
 export const FINAL_STATES: ReadonlySet<RequestState> = new Set(['rejected', 'expired', 'executed', 'failed']);
 
 /** The requester as the token described them when they asked (masking follows these claims). */
-export interface RequesterInfo {
-  oid: string;
-  sub: string;
-  tid?: string;
-  appId?: string;
-  name?: string;
-  roles: string[];
-  groups: string[];
-  idtyp: 'app' | 'user';
-}
+export type RequesterInfo = Omit<Principal, 'exp'>;
 
 export interface ApprovalDecision {
   outcome: 'approved' | 'rejected';

@@ -4,24 +4,15 @@
  * identifiers resolved), never on the SQL text. Anything not recognised is not a read.
  */
 import type { Node } from '@pgsql/types';
-import type { Reason } from '../errors.js';
-import type { QualifiedName, StatementKind } from './types.js';
+import type { Analysis, QualifiedName, StatementKind } from './types.js';
 import { walk, containsNodeType, type Visit } from './walk.js';
 import { addName, nameFromList } from './names.js';
 import { forbiddenFunctionRisk } from './function-rules.js';
 import { RISK_MESSAGES, risk, type Risk } from './risks.js';
 import { DDL_STATEMENTS, ADMIN_STATEMENTS, SERVER_LEVEL_STATEMENTS, SESSION_STATEMENTS, PRIVILEGE_STATEMENTS, sessionStatementMessage } from './statement-kinds.js';
 
-export interface Classification {
-  command: string;
-  kind: StatementKind;
-  tablesRead: QualifiedName[];
-  tablesWritten: QualifiedName[];
-  functions: QualifiedName[];
-  risks: Reason[];
-  hasWhere?: boolean;
-  needsRowEstimate?: boolean;
-}
+/** What the classifier adds to an analysis (the parse, hash and statement come from analyze.ts). */
+export type Classification = Pick<Analysis, 'command' | 'kind' | 'tablesRead' | 'tablesWritten' | 'functions' | 'risks' | 'hasWhere' | 'needsRowEstimate'>;
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 

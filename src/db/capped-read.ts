@@ -12,6 +12,8 @@ interface WireConnection {
   describe(msg: { type: 'P'; name: string }): void;
   execute(msg: { portal: string; rows: number }): void;
   sync(): void;
+  /** the socket: corked so the five messages leave in one write, as node-postgres' own Query does */
+  stream: { cork?: () => void; uncork?: () => void };
 }
 
 export interface CappedReadResult {
@@ -53,11 +55,16 @@ export class CappedRead {
   }
 
   submit(connection: WireConnection): void {
-    connection.parse({ text: this.text });
-    connection.bind({ values: this.values });
-    connection.describe({ type: 'P', name: '' });
-    connection.execute({ portal: '', rows: this.maxRows });
-    connection.sync();
+    connection.stream.cork?.();
+    try {
+      connection.parse({ text: this.text });
+      connection.bind({ values: this.values });
+      connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: this.maxRows });
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
   }
 
   handleRowDescription(msg: { fields: ResultField[] }): void {

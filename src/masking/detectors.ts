@@ -95,6 +95,27 @@ const DETECTORS: readonly DetectorDef[] = [
   { name: 'email', sniff: '@', scrub: scrubEmail },
 ];
 
+interface CompiledDetectors {
+  readonly sniff: RegExp;
+  readonly active: readonly (DetectorDef & { sniffRe: RegExp })[];
+}
+
+/**
+ * The sniff expressions of a detector set, compiled once per set (a scanner is made per scanned
+ * column of every result). Shared safely: none has the g or y flag, so `test` keeps no state.
+ */
+const compiledSets = new Map<string, CompiledDetectors>();
+function compiledFor(detectors: readonly DetectorName[]): CompiledDetectors {
+  const key = detectors.join(',');
+  let compiled = compiledSets.get(key);
+  if (compiled === undefined) {
+    const active = DETECTORS.filter((d) => detectors.includes(d.name)).map((d) => ({ ...d, sniffRe: new RegExp(d.sniff) }));
+    compiled = { active, sniff: new RegExp(active.map((d) => d.sniff).join('|')) };
+    compiledSets.set(key, compiled);
+  }
+  return compiled;
+}
+
 /** Scrubs one column's cells; remembers the first detector that changed something. */
 export class ContentScanner {
   /** the detector that first changed a cell of this column */
@@ -103,8 +124,9 @@ export class ContentScanner {
   private readonly active: readonly (DetectorDef & { sniffRe: RegExp })[];
 
   constructor(detectors: readonly DetectorName[]) {
-    this.active = DETECTORS.filter((d) => detectors.includes(d.name)).map((d) => ({ ...d, sniffRe: new RegExp(d.sniff) }));
-    this.sniff = new RegExp(this.active.map((d) => d.sniff).join('|'));
+    const compiled = compiledFor(detectors);
+    this.active = compiled.active;
+    this.sniff = compiled.sniff;
   }
 
   get enabled(): boolean {

@@ -32,8 +32,8 @@ export function iterations(ctx: BenchContext, full: number): number {
 }
 
 /** The processes whose CPU the bench accounts: the broker (this process or a server child), PostgreSQL backends of the bench database, Azurite. */
-export function cpuGroups(ctx: BenchContext, brokerPid: number = process.pid): CpuGroup[] {
-  const azuritePort = /BlobEndpoint=http:\/\/[^:]+:(\d+)\//.exec(ctx.stack.blobConnectionString)?.[1];
+export function cpuGroups(ctx: BenchContext, brokerPid: number = process.pid, blobConnectionString: string = ctx.stack.blobConnectionString): CpuGroup[] {
+  const azuritePort = /BlobEndpoint=http:\/\/[^:]+:(\d+)\//.exec(blobConnectionString)?.[1];
   return [
     { name: 'broker', pids: [brokerPid] },
     { name: 'postgres', match: ` ${ctx.stack.database} ` },

@@ -56,6 +56,8 @@ export interface BrokerServer {
   /** the child's process id (for its CPU time) */
   pid: number;
   container: string;
+  /** the Azurite it records to (audit on) */
+  blobConnectionString: string;
   /** a dev-issuer token (POST /api/dev/token) */
   token(claims: { sub: string; roles: string[]; name?: string }): Promise<string>;
   /** CPU-profile the server from now until the returned function is called with a file to write */
@@ -106,6 +108,7 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
     url,
     pid: child.pid ?? -1,
     container,
+    blobConnectionString: o.blobConnectionString,
     async token(claims) {
       const r = await admin.postJson('/api/dev/token', claims);
       if (r.status !== 200) throw new Error(`dev token: ${r.status} ${r.body}`);

@@ -24,6 +24,8 @@ export interface ThroughputRow {
   cpuUsPerRequest: { broker: number; postgres: number; azurite: number };
   /** cores × 1 s over the CPU a request costs in all three: the ceiling on an otherwise idle machine */
   ceilingQps: number;
+  /** the same without Azurite's CPU: what the broker and PostgreSQL alone could serve (Azure Blob Storage runs elsewhere) */
+  ceilingQpsWithoutAzurite: number;
 }
 
 export interface ThroughputOptions {
@@ -111,7 +113,7 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
       tokenCache.set(key, tokens);
     }
     const runs: RunFigures[] = [];
-    const groups = cpuGroups(ctx, c.server.pid);
+    const groups = cpuGroups(ctx, c.server.pid, c.server.blobConnectionString);
     for (let r = 0; r < ctx.runs; r++) runs.push(await runClosedLoop(c.server, c.clients, c.sessions === 'new per request', o, tokens, groups));
     const cpuOf = (k: string) => round(median(runs.map((x) => x.cpuUsPerRequest[k] ?? 0)), 0);
     const cpuUsPerRequest = { broker: cpuOf('broker'), postgres: cpuOf('postgres'), azurite: c.audit === 'off' ? 0 : cpuOf('azurite') };
@@ -127,6 +129,7 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
       runs: runs.length,
       cpuUsPerRequest,
       ceilingQps: total > 0 ? round((os.cpus().length * 1e6) / total, 0) : Number.NaN,
+      ceilingQpsWithoutAzurite: total > 0 ? round((os.cpus().length * 1e6) / (total - cpuUsPerRequest.azurite), 0) : Number.NaN,
     });
   }
   return rows;

@@ -22,13 +22,18 @@ function azuriteBlobEntry(): string {
   return join(dirname(pkg), 'dist', 'src', 'blob', 'main.js');
 }
 
-/** Start Azurite's blob service (no telemetry) in a fresh temporary directory. */
-export async function startAzurite(options: { port?: number } = {}): Promise<LocalAzurite> {
+/**
+ * Start Azurite's blob service (no telemetry). What it stores lives only as long as it runs, as
+ * npm start, the tests and the bench want: in memory by default (no fdatasync per append block,
+ * about a tenth of Azurite's CPU per append), or in a fresh temporary directory removed at stop.
+ */
+export async function startAzurite(options: { port?: number; persistence?: 'memory' | 'disk' } = {}): Promise<LocalAzurite> {
   const port = options.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'qb-azurite-'));
+  const dir = options.persistence === 'disk' ? mkdtempSync(join(tmpdir(), 'qb-azurite-')) : undefined;
+  const storage = dir === undefined ? ['--inMemoryPersistence'] : ['--location', dir];
   const child: ChildProcess = spawn(
     process.execPath,
-    [azuriteBlobEntry(), '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--location', dir, '--blobHost', '127.0.0.1', '--blobPort', String(port)],
+    [azuriteBlobEntry(), '--silent', '--disableTelemetry', '--skipApiVersionCheck', ...storage, '--blobHost', '127.0.0.1', '--blobPort', String(port)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -64,7 +69,7 @@ export async function startAzurite(options: { port?: number } = {}): Promise<Loc
           setTimeout(() => child.kill('SIGKILL'), 3000).unref();
         });
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

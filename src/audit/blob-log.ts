@@ -165,15 +165,21 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
     return remember({ index, blob: container.getAppendBlobClient(index.path), tail, queue: [], flushing: false });
   }
 
-  /** The cached session, or its index read (and, for appends, created) once per process. */
-  async function sessionFor(sessionId: string, createAs: string | undefined, call: StorageCall): Promise<Session | undefined> {
+  /** The session if this process knows it, marked as the most recently used. */
+  function cachedSession(sessionId: string): Session | undefined {
     const cached = sessions.get(sessionId);
     if (cached) {
       // Map order doubles as recency: the least recently used session is evicted first.
       sessions.delete(sessionId);
       sessions.set(sessionId, cached);
-      return cached;
     }
+    return cached;
+  }
+
+  /** The cached session, or its index read (and, for appends, created) once per process. */
+  async function sessionFor(sessionId: string, createAs: string | undefined, call: StorageCall): Promise<Session | undefined> {
+    const cached = cachedSession(sessionId);
+    if (cached) return cached;
     let pending = loading.get(sessionId);
     if (!pending) {
       pending = loadSession(sessionId, createAs, call).finally(() => loading.delete(sessionId));
@@ -305,7 +311,8 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       const deadline = Date.now() + appendTimeoutMs;
       let session: Session | undefined;
       try {
-        session = await sessionFor(sessionId, event.actor.oid, storageCall(AbortSignal.timeout(appendTimeoutMs)));
+        // A warm session needs no storage call, so no deadline timer either.
+        session = cachedSession(sessionId) ?? (await sessionFor(sessionId, event.actor.oid, storageCall(AbortSignal.timeout(appendTimeoutMs))));
       } catch (e) {
         throw toAuditError(e, sessionId);
       }

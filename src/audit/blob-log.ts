@@ -145,8 +145,10 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
     return containerReady;
   }
 
-  async function loadSession(sessionId: string, createAs: string | undefined, call: StorageCall): Promise<Session | undefined> {
-    let index = await readSessionIndex(container, sessionId, call);
+  async function loadSession(sessionId: string, createAs: string | undefined, call: StorageCall, isNew = false): Promise<Session | undefined> {
+    // A session the caller just generated cannot have an index yet: create it without reading first
+    // (createSessionIndex is conditional, and reads what is stored if it exists after all).
+    let index = isNew && createAs !== undefined ? undefined : await readSessionIndex(container, sessionId, call);
     let tail: BlobTail | undefined;
     if (!index && createAs !== undefined) {
       let created;
@@ -177,12 +179,12 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
   }
 
   /** The cached session, or its index read (and, for appends, created) once per process. */
-  async function sessionFor(sessionId: string, createAs: string | undefined, call: StorageCall): Promise<Session | undefined> {
+  async function sessionFor(sessionId: string, createAs: string | undefined, call: StorageCall, isNew = false): Promise<Session | undefined> {
     const cached = cachedSession(sessionId);
     if (cached) return cached;
     let pending = loading.get(sessionId);
     if (!pending) {
-      pending = loadSession(sessionId, createAs, call).finally(() => loading.delete(sessionId));
+      pending = loadSession(sessionId, createAs, call, isNew).finally(() => loading.delete(sessionId));
       loading.set(sessionId, pending);
     }
     const session = await pending;
@@ -312,7 +314,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       let session: Session | undefined;
       try {
         // A warm session needs no storage call, so no deadline timer either.
-        session = cachedSession(sessionId) ?? (await sessionFor(sessionId, event.actor.oid, storageCall(AbortSignal.timeout(appendTimeoutMs))));
+        session = cachedSession(sessionId) ?? (await sessionFor(sessionId, event.actor.oid, storageCall(AbortSignal.timeout(appendTimeoutMs)), appendOptions.newSession === true));
       } catch (e) {
         throw toAuditError(e, sessionId);
       }

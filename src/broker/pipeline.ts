@@ -106,6 +106,9 @@ function asFactError(e: unknown): BrokerError {
 }
 
 export class Broker {
+  /** ids generated for requests that named no session, until their first record is written */
+  private readonly newSessions = new Set<string>();
+
   constructor(readonly deps: BrokerDeps) {}
 
   maskingInput(principal: Principal): MaskingPolicyInput {
@@ -120,7 +123,22 @@ export class Broker {
     if (req.sessionId !== undefined && !SESSION_ID_PATTERN.test(req.sessionId)) {
       throw new RequestError(requestId, req.sessionId, new BrokerError('invalid_request', 'sessionId must be 8–64 characters of letters, digits, "_" or "-".'));
     }
-    const sessionId = req.sessionId ?? newSessionId();
+    const sessionId = req.sessionId ?? this.generateSessionId();
+    try {
+      return await this.queryInSession(principal, req, requestId, sessionId, signal);
+    } finally {
+      this.newSessions.delete(sessionId);
+    }
+  }
+
+  /** A session id for a request that named none: nobody else knows it until this request answers. */
+  private generateSessionId(): string {
+    const id = newSessionId();
+    this.newSessions.add(id);
+    return id;
+  }
+
+  private async queryInSession(principal: Principal, req: QueryRequest, requestId: string, sessionId: string, signal: AbortSignal | undefined): Promise<QueryOutcome> {
     const actor = actorFromPrincipal(principal);
     const received = auditEvent('request.received', requestId, actor, requestReceivedData({ connection: req.connection, sql: req.sql, params: req.params, dryRun: req.dryRun, ...(req.reason === undefined ? {} : { reason: req.reason }), ...(req.maxRows === undefined ? {} : { maxRows: req.maxRows }) }));
     const sqlHash = received.data.sqlHash as string;
@@ -255,8 +273,10 @@ export class Broker {
    * block); a store that cannot be reached turns into 503, never a silent skip.
    */
   private async recordOrUnavailable(requestId: string, sessionId: string, ...events: AuditEventInput[]): Promise<void> {
+    // The first record of a session this broker just generated: the store need not look for it.
+    const options = this.newSessions.delete(sessionId) ? { newSession: true } : undefined;
     try {
-      await Promise.all(events.map((e) => this.deps.audit.append(sessionId, e)));
+      await Promise.all(events.map((e) => this.deps.audit.append(sessionId, e, options)));
     } catch (e) {
       throw new RequestError(requestId, sessionId, isBrokerError(e) ? e : new BrokerError('dependency_unavailable', 'The audit store cannot be reached; nothing was executed. Retry later.', { cause: e }));
     }

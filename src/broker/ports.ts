@@ -72,6 +72,11 @@ export interface SessionSummary {
   path: string;
 }
 
+export interface AppendOptions {
+  allowForeignActor?: boolean;
+  newSession?: boolean;
+}
+
 export interface AuditLog {
   /**
    * Durably append one event to the session's chain; resolves only when it is stored.
@@ -79,8 +84,11 @@ export interface AuditLog {
    * identity for an existing session is refused (BrokerError 'forbidden'), except the
    * approval events written on behalf of an approver (`allowForeignActor`).
    * Store unreachable → BrokerError('dependency_unavailable').
+   * `newSession`: the caller generated this session id itself a moment ago, so no record of it can
+   * exist yet and the store may create it without looking first (a hint: an existing session is
+   * still found and its owner still checked).
    */
-  append(sessionId: string, event: AuditEventInput, options?: { allowForeignActor?: boolean }): Promise<AuditRecord>;
+  append(sessionId: string, event: AuditEventInput, options?: AppendOptions): Promise<AuditRecord>;
   read(sessionId: string): Promise<AuditRecord[]>;
   verify(sessionId: string): Promise<VerifyResult>;
   list(filter: { day?: string; oid?: string }): Promise<SessionSummary[]>;

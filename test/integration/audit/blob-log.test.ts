@@ -97,6 +97,31 @@ describe('blob audit log on Azurite', () => {
     expect(log.stats().storageRequests - before).toBe(10);
   });
 
+  it('creates a session the caller just generated without looking it up first: three round trips, not four', async () => {
+    const looked = newLog();
+    await looked.append(sessionId(), ev(agent, 0));
+    const generated = newLog();
+    const id = sessionId();
+    await generated.append(id, ev(agent, 0), { newSession: true });
+    // container creation is counted once per instance in both; the new session itself: index, blob, block
+    expect(looked.stats().storageRequests - generated.stats().storageRequests).toBe(1);
+    const fresh = newLog();
+    expect(await fresh.verify(id)).toEqual({ valid: true, events: 1, firstBadSeq: null });
+    expect((await fresh.list({ oid: agent.oid })).map((s) => s.sessionId)).toContain(id);
+  });
+
+  it('still finds an existing session and its owner when told a session is new', async () => {
+    const id = sessionId();
+    await appendMany(newLog(), id, 3);
+    // Another identity claiming the id as new is refused by the stored owner, and nothing is written.
+    await expect(newLog().append(id, ev(intruder, 9), { newSession: true })).rejects.toMatchObject({ code: 'forbidden' });
+    // The owner's own "new" append continues the stored chain instead of starting another.
+    const next = await newLog().append(id, ev(agent, 3), { newSession: true });
+    expect(next.seq).toBe(3);
+    expect(await newLog().verify(id)).toEqual({ valid: true, events: 4, firstBadSeq: null });
+    expect((await newLog().read(id)).map((r) => r.actor.oid)).toEqual([agent.oid, agent.oid, agent.oid, agent.oid]);
+  });
+
   it('continues the chain from storage in a fresh instance', async () => {
     const id = sessionId();
     await appendMany(newLog(), id, 5);

@@ -10,7 +10,7 @@
  *
  * A read's result waits for its `executed` record, and every session is its own blob (DESIGN.md),
  * so a closed-loop client with its own session costs at least one append block per read: this
- * figure bounds what "HTTP + audit on Azurite" can reach on this machine, whatever the broker does.
+ * shows what the emulator costs per append with the lightest client, next to the broker's runs.
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';

@@ -20,8 +20,8 @@ export interface ThroughputRow {
   p99Ms: number;
   errors: number;
   runs: number;
-  /** CPU µs per request in the broker server, the PostgreSQL backends and Azurite */
-  cpuUsPerRequest: { broker: number; postgres: number; azurite: number };
+  /** CPU µs per request in the broker server, the PostgreSQL backends and Azurite; and in the bench's own load generator */
+  cpuUsPerRequest: { broker: number; postgres: number; azurite: number; loadGenerator: number };
   /** cores × 1 s over the CPU a request costs in all three: the ceiling on an otherwise idle machine */
   ceilingQps: number;
   /** the same without Azurite's CPU: what the broker and PostgreSQL alone could serve (Azure Blob Storage runs elsewhere) */
@@ -113,10 +113,10 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
       tokenCache.set(key, tokens);
     }
     const runs: RunFigures[] = [];
-    const groups = cpuGroups(ctx, c.server.pid, c.server.blobConnectionString);
+    const groups = [...cpuGroups(ctx, c.server.pid, c.server.blobConnectionString), { name: 'loadGenerator', pids: [process.pid] }];
     for (let r = 0; r < ctx.runs; r++) runs.push(await runClosedLoop(c.server, c.clients, c.sessions === 'new per request', o, tokens, groups));
     const cpuOf = (k: string) => round(median(runs.map((x) => x.cpuUsPerRequest[k] ?? 0)), 0);
-    const cpuUsPerRequest = { broker: cpuOf('broker'), postgres: cpuOf('postgres'), azurite: c.audit === 'off' ? 0 : cpuOf('azurite') };
+    const cpuUsPerRequest = { broker: cpuOf('broker'), postgres: cpuOf('postgres'), azurite: c.audit === 'off' ? 0 : cpuOf('azurite'), loadGenerator: cpuOf('loadGenerator') };
     const total = cpuUsPerRequest.broker + cpuUsPerRequest.postgres + cpuUsPerRequest.azurite;
     rows.push({
       audit: c.audit,

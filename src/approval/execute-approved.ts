@@ -63,7 +63,7 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
     throw new BrokerError('policy_denied', `The policy no longer lets profile "${record.profile}" use connection "${record.connection}"; nothing was executed.`);
   }
   const analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
-  const { plan, withhold } = await storedResultPlan(broker, record, analysis, broker.deps.connections.columnCatalog(record.connection));
+  const { plan, withhold } = await storedResultPlan(broker, record, analysis, broker.deps.connections.columnCatalog(record.connection, profile.dbRole));
   const mode = analysis.kind === 'read' ? 'read' : 'write';
   const request = {
     requestId: record.requestId,

@@ -18,6 +18,10 @@ const CATALOG_PROFILE: ProfileConfig = {
   allowVolatile: [],
 };
 
+function catalogKey(connection: string, dbRole: string | undefined): string {
+  return dbRole === undefined ? connection : `${connection}\u0000${dbRole}`;
+}
+
 interface PerConnection {
   functions: FunctionCatalog;
   columns: ColumnCatalog;
@@ -57,38 +61,52 @@ export class ConnectionRuntime {
     return this.pools.get(connection, profileName, profile, mode);
   }
 
-  /** Runs catalog look-ups on the connection's own login role, read-only. */
-  catalogQueryable(connection: string): Queryable {
+  /**
+   * Runs catalog look-ups read-only on the connection's login role, or as `dbRole` when given: a
+   * name resolves on the search_path of the role that runs the statement ("$user" is that role).
+   */
+  catalogQueryable(connection: string, dbRole?: string): Queryable {
+    const profile: ProfileConfig = dbRole === undefined ? CATALOG_PROFILE : { ...CATALOG_PROFILE, dbRole };
+    const poolName = dbRole === undefined ? '$catalog' : `$catalog:${dbRole}`;
     return {
       query: async <R extends Record<string, unknown>>(text: string, values?: unknown[]) => {
-        const handle = await this.pools.get(connection, '$catalog', CATALOG_PROFILE, 'read');
+        const handle = await this.pools.get(connection, poolName, profile, 'read');
         const r = await handle.pool.query<R>(text, values);
         return { rows: r.rows };
       },
     };
   }
 
-  private catalogsFor(connection: string): PerConnection {
-    let c = this.catalogs.get(connection);
+  /** The catalogs of a connection as seen by one database role (the profile's `dbRole`, or the login role). */
+  private catalogsFor(connection: string, dbRole: string | undefined): PerConnection {
+    const key = catalogKey(connection, dbRole);
+    let c = this.catalogs.get(key);
     if (!c) {
-      const q = this.catalogQueryable(connection);
+      const q = this.catalogQueryable(connection, dbRole);
       c = { functions: createFunctionCatalog(q), columns: createColumnCatalog(q) };
-      this.catalogs.set(connection, c);
+      this.catalogs.set(key, c);
     }
     return c;
   }
 
-  functionCatalog(connection: string): FunctionCatalog {
-    return this.catalogsFor(connection).functions;
+  /** Function facts, with unqualified names resolved as `dbRole` (the profile's role) would resolve them. */
+  functionCatalog(connection: string, dbRole?: string): FunctionCatalog {
+    return this.catalogsFor(connection, dbRole).functions;
   }
 
-  columnCatalog(connection: string): ColumnCatalog {
-    return this.catalogsFor(connection).columns;
+  /** Relations and columns, with table names resolved as `dbRole` (the profile's role) would resolve them. */
+  columnCatalog(connection: string, dbRole?: string): ColumnCatalog {
+    return this.catalogsFor(connection, dbRole).columns;
   }
 
+  /** Forget what is cached about a connection, for every role (after DDL). */
   invalidateCatalogs(connection: string): void {
-    this.catalogs.get(connection)?.columns.invalidate();
-    this.catalogs.delete(connection);
+    const prefix = catalogKey(connection, undefined);
+    for (const [key, c] of this.catalogs) {
+      if (key !== prefix && !key.startsWith(`${prefix}\u0000`)) continue;
+      c.columns.invalidate();
+      this.catalogs.delete(key);
+    }
   }
 
   async close(): Promise<void> {

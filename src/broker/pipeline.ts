@@ -240,8 +240,8 @@ export class Broker {
   private async decideWithFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal): Promise<{ decision: Decision; plan: MaskPlan; estimatedRows?: number }> {
     const { connections, policy } = this.deps;
     const [planResult, volatileResult] = await Promise.allSettled([
-      planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection)),
-      analysis.functions.length > 0 ? connections.functionCatalog(req.connection).volatileAmong(analysis.functions) : Promise.resolve([]),
+      planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection, resolved.profile.dbRole)),
+      analysis.functions.length > 0 ? connections.functionCatalog(req.connection, resolved.profile.dbRole).volatileAmong(analysis.functions) : Promise.resolve([]),
     ]);
     if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };

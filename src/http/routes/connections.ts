@@ -200,7 +200,7 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
     const [columns, relations] = await Promise.all([
       db.query<{ oid: string; name: string; type: string; nullable: boolean }>(COLUMNS_SQL, [role, oids]),
       // Warms the masking catalog for the tracing below, and serves its fallback.
-      connections.columnCatalog(connection).relationsByOid(oids.map(Number)),
+      connections.columnCatalog(connection, role ?? undefined).relationsByOid(oids.map(Number)),
     ]);
     const columnsOf = groupBy(columns.rows, (c) => c.oid);
     const out: CatalogTable[] = [];
@@ -208,7 +208,7 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
       out.push(
         ...(await Promise.all(
           batch.map(async (t) => {
-            const masked = await maskedFlags(connection, t, relations.get(Number(t.oid)) ?? null);
+            const masked = await maskedFlags(connection, role, t, relations.get(Number(t.oid)) ?? null);
             const privileges: SchemaTable['privileges'] = [];
             if (t.can_select) privileges.push('select');
             if (t.can_insert) privileges.push('insert');
@@ -237,10 +237,10 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
    * inheritance parents covering partitions), for an identity that is not exempt. Should tracing
    * fail, the rules are matched on the relation's own column names and its relatives'.
    */
-  async function maskedFlags(connection: string, t: { schema: string; name: string }, relation: RelationInfo | null): Promise<Map<string, false | string>> {
+  async function maskedFlags(connection: string, role: string | null, t: { schema: string; name: string }, relation: RelationInfo | null): Promise<Map<string, false | string>> {
     const input: MaskingPolicyInput = { rules: policy.masking.rules, detectors: policy.masking.detectors, exempt: false };
     try {
-      const flags = await maskedColumnsOf(t, input, connections.columnCatalog(connection));
+      const flags = await maskedColumnsOf(t, input, connections.columnCatalog(connection, role ?? undefined));
       return new Map(flags.map((f) => [f.name, f.masked]));
     } catch (e) {
       log.warn('schema discovery: masking trace failed, matching rules by name', { connection, table: `${t.schema}.${t.name}`, error: e instanceof Error ? e.name : 'unknown' });

@@ -10,7 +10,9 @@ import { resolveProfile, isExemptFromMasking, type ResolvedProfile } from '../po
 import { decide, type Decision } from '../policy/decide.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
-import type { Analysis } from '../sql/types.js';
+import type { Analysis, QualifiedName } from '../sql/types.js';
+import type { FunctionCatalog } from '../sql/functions-catalog.js';
+import { addName } from '../sql/names.js';
 import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { executeStatement, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
@@ -241,7 +243,7 @@ export class Broker {
     const { connections, policy } = this.deps;
     const [planResult, volatileResult] = await Promise.allSettled([
       planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection, resolved.profile.dbRole)),
-      analysis.functions.length > 0 ? connections.functionCatalog(req.connection, resolved.profile.dbRole).volatileAmong(analysis.functions) : Promise.resolve([]),
+      volatileCalls(connections.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
     ]);
     if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
@@ -365,4 +367,18 @@ export class Broker {
     }
     return new BrokerError('internal_error', 'The statement failed unexpectedly; nothing was returned.', { cause: e });
   }
+}
+
+/** The volatile functions a statement may call: by name, and behind the operators it uses. */
+async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {
+  if (analysis.functions.length === 0 && analysis.operators.length === 0) return [];
+  const [named, behindOperators] = await Promise.all([
+    analysis.functions.length > 0 ? catalog.volatileAmong(analysis.functions) : Promise.resolve([]),
+    catalog.volatileBehindOperators(analysis.operators),
+  ]);
+  if (behindOperators.length === 0) return named;
+  const out = [...named];
+  const seen = new Set(out.map((n) => `${n.schema ?? ''}\u0000${n.name}`));
+  for (const n of behindOperators) addName(out, seen, n);
+  return out;
 }

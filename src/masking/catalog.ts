@@ -39,6 +39,11 @@ export interface FunctionFacts {
   setReturning: boolean;
 }
 
+export interface OperatorFacts {
+  /** every operator of that name the expression can resolve to is a pg_catalog operator */
+  builtin: boolean;
+}
+
 export interface ColumnCatalog {
   /** Resolve table names as the server would (search_path); the map is keyed by `relationNameKey`. Unknown names map to null. */
   relationsByName(names: readonly { schema?: string; name: string }[]): Promise<Map<string, RelationInfo | null>>;
@@ -47,6 +52,11 @@ export interface ColumnCatalog {
   peekRelation(oid: number): RelationInfo | null | undefined;
   /** facts about functions by name: key `name` (unqualified call) or `schema.name` */
   functions(names: readonly { schema?: string; name: string }[]): Promise<Map<string, FunctionFacts>>;
+  /**
+   * facts about operators by name (key as for functions): `builtin` when every operator of that name
+   * is one of the server's own (pg_catalog), so it runs no user code
+   */
+  operators(names: readonly { schema?: string; name: string }[]): Promise<Map<string, OperatorFacts>>;
   typeNames(oids: readonly number[]): Promise<Map<number, string>>;
   /** forget everything (after DDL) */
   invalidate(): void;
@@ -57,6 +67,8 @@ export interface ColumnCatalog {
    */
   readonly generation: number;
 }
+
+type QName = { schema?: string; name: string };
 
 export function relationNameKey(n: { schema?: string; name: string }): string {
   return n.schema === undefined ? n.name : `${n.schema}\u0000${n.name}`;
@@ -104,6 +116,7 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
   const byName = new Map<string, number | null>();
   const byOid = new Map<number, RelationInfo | null>();
   const funcs = new Map<string, FunctionFacts>();
+  const ops = new Map<string, OperatorFacts>();
   const types = new Map<number, string>();
   let generation = 0;
   /** when the oldest answer still held was stored; undefined while nothing is held */
@@ -113,9 +126,41 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
     byName.clear();
     byOid.clear();
     funcs.clear();
+    ops.clear();
     types.clear();
     epochStart = undefined;
     generation++;
+  }
+
+  /**
+   * Facts by name (functions, operators): cached answers, and one query for the names not cached;
+   * `fetch` gets the distinct bare names and returns how to judge each qualified name.
+   */
+  async function factsByName<F>(
+    names: readonly QName[],
+    cache: Map<string, F>,
+    fetch: (bareNames: string[]) => Promise<(n: QName) => F>,
+  ): Promise<Map<string, F>> {
+    expire();
+    const wanted = [...new Map(names.map((n) => [functionNameKey(n), n])).values()];
+    const out = new Map<string, F>();
+    const missing: QName[] = [];
+    for (const n of wanted) {
+      const facts = cache.get(functionNameKey(n));
+      if (facts === undefined) missing.push(n);
+      else out.set(functionNameKey(n), facts);
+    }
+    if (missing.length > 0) {
+      const startedAt = generation;
+      const judge = await fetch([...new Set(missing.map((n) => n.name))]);
+      const keep = mayStore(startedAt);
+      for (const n of missing) {
+        const facts = judge(n);
+        out.set(functionNameKey(n), facts);
+        if (keep) cache.set(functionNameKey(n), facts);
+      }
+    }
+    return out;
   }
 
   /** Drop every answer once the oldest is older than the TTL (checked before each use). */
@@ -223,35 +268,37 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
     },
 
     async functions(names) {
-      expire();
-      const wanted = [...new Map(names.map((n) => [functionNameKey(n), n])).values()];
-      const out = new Map<string, FunctionFacts>();
-      const missing: { schema?: string; name: string }[] = [];
-      for (const n of wanted) {
-        const facts = funcs.get(functionNameKey(n));
-        if (facts === undefined) missing.push(n);
-        else out.set(functionNameKey(n), facts);
-      }
-      if (missing.length > 0) {
-        const startedAt = generation;
+      return factsByName(names, funcs, async (missing) => {
         const { rows } = await db.query<{ schema: string; name: string; srf: boolean | string }>(
           `select n.nspname as schema, p.proname as name, p.proretset as srf
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace
             where p.proname = any($1::text[])`,
-          [[...new Set(missing.map((n) => n.name))]],
+          [missing],
         );
-        const keep = mayStore(startedAt);
-        for (const n of missing) {
+        return (n) => {
           const matches = rows.filter((r) => r.name === n.name && (n.schema === undefined || r.schema === n.schema));
           const srf = matches.some((r) => r.srf === true || r.srf === 't' || r.srf === 'true');
           // Unknown names and user functions are not built-in: their lineage is unknown (fail closed).
           const builtin = matches.length > 0 && matches.every((r) => r.schema === 'pg_catalog');
-          const facts: FunctionFacts = { builtin, setReturning: srf || matches.length === 0 };
-          out.set(functionNameKey(n), facts);
-          if (keep) funcs.set(functionNameKey(n), facts);
-        }
-      }
-      return out;
+          return { builtin, setReturning: srf || matches.length === 0 };
+        };
+      });
+    },
+
+    async operators(names) {
+      return factsByName(names, ops, async (missing) => {
+        const { rows } = await db.query<{ schema: string; name: string }>(
+          `select distinct n.nspname as schema, o.oprname as name
+             from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
+            where o.oprname = any($1::text[])`,
+          [missing],
+        );
+        // Unknown operators and any user-defined one of that name: it may run user code (fail closed).
+        return (n) => {
+          const matches = rows.filter((r) => r.name === n.name && (n.schema === undefined || r.schema === n.schema));
+          return { builtin: matches.length > 0 && matches.every((r) => r.schema === 'pg_catalog') };
+        };
+      });
     },
 
     async typeNames(oids) {

@@ -36,8 +36,8 @@ import type {
 } from '@pgsql/types';
 import type { Reason } from '../errors.js';
 import type { MaskerName } from '../policy/schema.js';
-import { nameFromList } from '../sql/names.js';
-import type { FunctionFacts, RelationInfo } from './catalog.js';
+import { nameFromList, operatorsOfExpr } from '../sql/names.js';
+import type { FunctionFacts, OperatorFacts, RelationInfo } from './catalog.js';
 import { alsoKnownAs, changed, columnValue, derived, eitherOf, maskedSources, NO_SOURCES } from './lineage-ops.js';
 import type { ColumnKey, Lineage, PlannedColumn } from './types.js';
 import { describeNode, isTotalCall, isTotalNode, isTotalOperator, TOTAL_WITHIN_GROUP, type CallArg } from './total.js';
@@ -65,6 +65,8 @@ export interface LineageEnv {
   /** the parsed SELECT of a view or materialized view; undefined when it cannot be parsed */
   viewQuery(info: RelationInfo): Node | undefined;
   function(name: { schema?: string; name: string }): FunctionFacts | undefined;
+  /** whether the operators of a name are all the server's own (undefined: not looked up, fail closed) */
+  operator(name: { schema?: string; name: string }): OperatorFacts | undefined;
   /** every column of every relation the statement (and its views) names */
   relationColumns: ReadonlySet<ColumnKey>;
 }
@@ -976,7 +978,9 @@ export class LineageWalker {
     if (e.kind === 'AEXPR_NULLIF') this.guard(derived(l, r), 'NULLIF (it branches on the value)');
     if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.guard(r, 'a division by a value computed from it (a division by zero would reveal it)');
     const out = derived(l, r);
-    if (!isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+    // A user-defined operator of that name may be the one the server picks: it runs user code.
+    const builtin = operatorsOfExpr(e.kind, e.name).every((n) => this.env.operator(n)?.builtin === true);
+    if (!builtin || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
       this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
     }
     return out;

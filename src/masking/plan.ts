@@ -5,10 +5,10 @@
  */
 import type { Node } from '@pgsql/types';
 import type { MaskerName } from '../policy/schema.js';
-import { nameFromList } from '../sql/names.js';
+import { nameFromList, operatorsOfExpr } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
 import type { Analysis } from '../sql/types.js';
-import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type RelationInfo } from './catalog.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
 import { LineageWalker, type StatementLineage } from './lineage.js';
 import { maskedSources } from './lineage-ops.js';
 import { cachedOutcome, planCacheKey, planForRequest, storeOutcome, type PlanCore, type PlanOutcome } from './plan-cache.js';
@@ -17,7 +17,7 @@ import type { ColumnKey, Lineage, MaskingPolicyInput, MaskPlan } from './types.j
 type QName = { schema?: string; name: string };
 
 /** Table and function names anywhere under `root` (iterative: parse trees can be very deep). */
-function collectNames(root: unknown, relations: Map<string, QName>, functions: Map<string, QName>): void {
+function collectNames(root: unknown, relations: Map<string, QName>, functions: Map<string, QName>, operators: Map<string, QName>): void {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -34,6 +34,9 @@ function collectNames(root: unknown, relations: Map<string, QName>, functions: M
     if (Array.isArray(o.funcname)) {
       const n = nameFromList(o.funcname);
       if (n) functions.set(functionNameKey(n), n);
+    }
+    if (typeof o.kind === 'string' && o.kind.startsWith('AEXPR_')) {
+      for (const n of operatorsOfExpr(o.kind, o.name)) operators.set(functionNameKey(n), n);
     }
     for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
   }
@@ -62,7 +65,8 @@ const MAX_VIEW_ROUNDS = 16;
 export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>) {
   const relationNames = new Map<string, QName>();
   const functionNames = new Map<string, QName>();
-  collectNames(root, relationNames, functionNames);
+  const operatorNames = new Map<string, QName>();
+  collectNames(root, relationNames, functionNames, operatorNames);
   const relations = new Map<string, RelationInfo | null>();
   const views = new Map<number, Node | undefined>();
   let pending = [...relationNames.values()];
@@ -74,12 +78,15 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
       if (info?.definition !== undefined && !views.has(info.oid)) {
         const q = parseView(info);
         views.set(info.oid, q);
-        if (q) collectNames(q, next, functionNames);
+        if (q) collectNames(q, next, functionNames, operatorNames);
       }
     }
     pending = [...next.entries()].filter(([k]) => !relations.has(k)).map(([, n]) => n);
   }
-  const functions = functionNames.size > 0 ? await catalog.functions([...functionNames.values()]) : new Map<string, FunctionFacts>();
+  const [functions, operators] = await Promise.all([
+    functionNames.size > 0 ? catalog.functions([...functionNames.values()]) : new Map<string, FunctionFacts>(),
+    operatorNames.size > 0 ? catalog.operators([...operatorNames.values()]) : new Map<string, OperatorFacts>(),
+  ]);
   const relationColumns = new Set<ColumnKey>();
   for (const info of relations.values()) for (const c of info?.columns ?? []) for (const k of c.keys) relationColumns.add(k);
   return {
@@ -88,6 +95,7 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
     relation: (n: QName) => relations.get(relationNameKey(n)),
     viewQuery: (info: RelationInfo) => views.get(info.oid),
     function: (n: QName) => functions.get(functionNameKey(n)),
+    operator: (n: QName) => operators.get(functionNameKey(n)),
   };
 }
 

@@ -6,13 +6,13 @@
 import type { Node } from '@pgsql/types';
 import type { Analysis, QualifiedName, StatementKind } from './types.js';
 import { walk, containsNodeType, type Visit } from './walk.js';
-import { addName, nameFromList } from './names.js';
+import { addName, nameFromList, operatorsOfExpr } from './names.js';
 import { forbiddenFunctionRisk } from './function-rules.js';
 import { RISK_MESSAGES, risk, type Risk } from './risks.js';
 import { DDL_STATEMENTS, ADMIN_STATEMENTS, SERVER_LEVEL_STATEMENTS, SESSION_STATEMENTS, PRIVILEGE_STATEMENTS, sessionStatementMessage } from './statement-kinds.js';
 
 /** What the classifier adds to an analysis (the parse, hash and statement come from analyze.ts). */
-export type Classification = Pick<Analysis, 'command' | 'kind' | 'tablesRead' | 'tablesWritten' | 'functions' | 'risks' | 'hasWhere' | 'needsRowEstimate'>;
+export type Classification = Pick<Analysis, 'command' | 'kind' | 'tablesRead' | 'tablesWritten' | 'functions' | 'operators' | 'risks' | 'hasWhere' | 'needsRowEstimate'>;
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
@@ -45,6 +45,8 @@ class Collector {
   readonly tablesRead: QualifiedName[] = [];
   readonly tablesWritten: QualifiedName[] = [];
   readonly functions: QualifiedName[] = [];
+  readonly operators: QualifiedName[] = [];
+  private readonly seenOperators = new Set<string>();
   private readonly seenRead = new Set<string>();
   private readonly seenWritten = new Set<string>();
   private readonly seenFunctions = new Set<string>();
@@ -67,6 +69,9 @@ class Collector {
   }
   fn(n: QualifiedName): void {
     addName(this.functions, this.seenFunctions, n);
+  }
+  op(n: QualifiedName | undefined): void {
+    if (n !== undefined) addName(this.operators, this.seenOperators, n);
   }
   flag(r: Risk): void {
     const key = `${r.code}\u0000${r.message}`;
@@ -107,6 +112,15 @@ function collect(root: unknown, queryMode: boolean): Collector {
         if (forbidden !== undefined) c.flag(forbidden);
         break;
       }
+      case 'A_Expr':
+        for (const op of operatorsOfExpr(v.node['kind'], v.node['name'])) c.op(op);
+        break;
+      case 'SubLink':
+        c.op(nameFromList(v.node['operName']));
+        break;
+      case 'SortBy':
+        c.op(nameFromList(v.node['useOp']));
+        break;
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'DeleteStmt':
@@ -338,6 +352,7 @@ function classifyExplain(node: Record<string, unknown>): Classification {
       tablesRead,
       tablesWritten: [],
       functions: explained.functions,
+      operators: explained.operators,
       risks: explained.risks.filter((r) => !EXECUTION_ONLY_RISKS.has(r.code)),
       needsRowEstimate: false,
     };
@@ -376,6 +391,7 @@ function result(command: string, kind: StatementKind, c: Collector, extra: Risk[
     tablesRead: c.tablesRead,
     tablesWritten: c.tablesWritten,
     functions: c.functions,
+    operators: c.operators,
     risks: c.risks,
   };
 }

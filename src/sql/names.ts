@@ -27,3 +27,30 @@ export function addName(list: QualifiedName[], seen: Set<string>, n: QualifiedNa
   seen.add(key);
   list.push(n);
 }
+
+/** The operators BETWEEN and its variants call (the parser keeps the keyword as the name). */
+const BETWEEN_OPERATORS: readonly QualifiedName[] = [{ name: '>=' }, { name: '<=' }];
+/** IS [NOT] DISTINCT FROM and NULLIF compare with `=`. */
+const EQUALITY: readonly QualifiedName[] = [{ name: '=' }];
+
+/**
+ * The operators an `A_Expr` invokes, by name, as the server will look them up. Operators resolve by
+ * search_path and argument types like functions, so a user-defined `||` or `=` may run user code.
+ */
+export function operatorsOfExpr(kind: unknown, name: unknown): readonly QualifiedName[] {
+  switch (kind) {
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_NOT_BETWEEN':
+    case 'AEXPR_BETWEEN_SYM':
+    case 'AEXPR_NOT_BETWEEN_SYM':
+      return BETWEEN_OPERATORS;
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT':
+    case 'AEXPR_NULLIF':
+      return EQUALITY;
+    default: {
+      const n = nameFromList(name);
+      return n === undefined ? [] : [n];
+    }
+  }
+}

@@ -28,6 +28,8 @@ export interface Analysis {
   tablesWritten: QualifiedName[];
   /** every function called anywhere in the statement (select list, FROM, WHERE, defaults…) */
   functions: QualifiedName[];
+  /** every operator named anywhere (expressions, ANY/ALL subqueries, ORDER BY … USING): user-defined ones run user code */
+  operators: QualifiedName[];
   /** risk flags found by the analyzer; policy turns them into deny/approval reasons */
   risks: Reason[];
   /** UPDATE/DELETE: whether a WHERE clause is present */

@@ -2,7 +2,7 @@
  * An in-memory ColumnCatalog with the demo schema (customers, orders) and two views, so lineage can
  * be unit-tested without a server. The integration tests run the same walker on the real catalog.
  */
-import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type RelationInfo } from '../../../src/masking/catalog.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../../../src/masking/catalog.js';
 
 function table(oid: number, name: string, columns: string[], kind = 'r', definition?: string): RelationInfo {
   const info: RelationInfo = {
@@ -26,6 +26,8 @@ export const RELATIONS: RelationInfo[] = [
 
 const SET_RETURNING = new Set(['unnest', 'generate_series', 'regexp_split_to_table', 'regexp_matches', 'json_each', 'jsonb_array_elements', 'string_to_table']);
 const USER_FUNCTIONS = new Set(['my_func']);
+/** operator names that (also) have a user-defined operator, as an extension or a DBA might add */
+const USER_OPERATORS = new Set(['===', '##']);
 
 export function staticCatalog(): ColumnCatalog & { lookups: number } {
   const byName = new Map<string, RelationInfo>();
@@ -47,6 +49,9 @@ export function staticCatalog(): ColumnCatalog & { lookups: number } {
     },
     async functions(names: readonly { schema?: string; name: string }[]) {
       return new Map<string, FunctionFacts>(names.map((n) => [functionNameKey(n), { builtin: !USER_FUNCTIONS.has(n.name), setReturning: SET_RETURNING.has(n.name) || USER_FUNCTIONS.has(n.name) }]));
+    },
+    async operators(names: readonly { schema?: string; name: string }[]) {
+      return new Map<string, OperatorFacts>(names.map((n) => [functionNameKey(n), { builtin: !USER_OPERATORS.has(n.name) && n.schema !== 'public' }]));
     },
     async typeNames() {
       return new Map<number, string>();

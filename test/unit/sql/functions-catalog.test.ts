@@ -111,6 +111,22 @@ describe('function catalog (pg_proc.provolatile)', () => {
     expect(names(await catalog.volatileAmong([{ schema: 'util', name: 'flips' }]))).toEqual(['util.flips']);
   });
 
+  it('finds the volatile function behind a user-defined operator, on the path or named by schema', async () => {
+    await db.query(`create function util.op_fn(int, int) returns int language sql volatile as 'select 1'`);
+    await db.query(`create operator util.#%# (leftarg = int, rightarg = int, function = util.op_fn)`);
+    await db.query(`create function public.op_fn2(int, int) returns int language sql volatile as 'select 1'`);
+    await db.query(`create operator public.#%# (leftarg = int, rightarg = int, function = public.op_fn2)`);
+    const catalog = createFunctionCatalog(counting);
+    // util is not on the search_path: an unqualified #%# can only be public's.
+    expect(names(await catalog.volatileBehindOperators([{ name: '#%#' }]))).toEqual(['public.op_fn2']);
+    expect(names(await catalog.volatileBehindOperators([{ schema: 'util', name: '#%#' }]))).toEqual(['util.op_fn']);
+    // The server's own operators never call a volatile function.
+    expect(await catalog.volatileBehindOperators([{ name: '=' }, { name: '||' }, { name: '+' }, { name: '<' }])).toEqual([]);
+    const before = queries;
+    expect(await catalog.volatileBehindOperators([])).toEqual([]);
+    expect(queries).toBe(before);
+  });
+
   it('reports an unreachable database as dependency_unavailable', async () => {
     const broken: Queryable = {
       query: () => Promise.reject(new Error('connection refused')),

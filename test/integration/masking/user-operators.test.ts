@@ -1,0 +1,63 @@
+/**
+ * Operators resolve like functions: by search_path and argument types, so a user-defined `||` for
+ * (text, int) is what `card_number || 1` calls, not the server's own. Such an operator runs user
+ * code: it can fail on the value (a 1-bit oracle on a masked column) or have side effects. Planted
+ * here by the database owner, as an extension or a DBA might; the agent only uses them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { leaksIn } from './planted.js';
+
+let b: TestBroker;
+
+beforeAll(async () => {
+  b = await startTestBroker();
+  await b.db.query(`
+    create function public.qb_oracle_cat(text, int) returns text language plpgsql immutable as $$
+      begin
+        if left($1, 1) = '4' then raise exception 'starts with 4'; end if;
+        return $1 || $2::text;
+      end $$;
+    create operator public.|| (leftarg = text, rightarg = int, function = public.qb_oracle_cat);
+    create table public.qb_op_calls (n int);
+    create function public.qb_side_effect(int, int) returns int language sql volatile as 'insert into public.qb_op_calls values (1) returning 1';
+    create operator public.### (leftarg = int, rightarg = int, function = public.qb_side_effect);
+    grant execute on function public.qb_oracle_cat(text, int), public.qb_side_effect(int, int) to qb_agent_read;
+  `);
+});
+
+afterAll(async () => b?.close());
+
+describe('user-defined operators', () => {
+  it('the planted operator is what the server calls (premise)', async () => {
+    const raw = await b.db.query("select card_number || 1 as v from customers where card_number like '4%' limit 1").then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    expect(raw).toContain('starts with 4');
+  });
+
+  it('refuses a masked value flowing into an operator that is not the server’s own', async () => {
+    for (const sql of ['select card_number || 1 from customers where id = 1', "select email || 'x' from customers where id = 1"]) {
+      const r = await b.query({ connection: 'sales', sql });
+      expect(r.status, `${sql}: ${JSON.stringify(r.body)}`).toBe(403);
+      expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('masked_column_in_fallible_expression');
+      expect(leaksIn(JSON.stringify(r.body))).toEqual([]);
+    }
+  });
+
+  it('still lets unmasked values through such an operator', async () => {
+    const r = await b.query({ connection: 'sales', sql: 'select name || 1 as v from customers order by id limit 1' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+  });
+
+  it('refuses an operator whose function is volatile, and nothing ran', async () => {
+    const r = await b.query({ connection: 'sales', sql: 'select 1 ### 2' });
+    expect(r.status, JSON.stringify(r.body)).toBe(403);
+    const reasons = r.body.error.reasons as { code: string; message: string }[];
+    expect(reasons.map((x) => x.code)).toContain('volatile_function');
+    expect(reasons.map((x) => x.message).join(' ')).toContain('qb_side_effect');
+    const calls = await b.db.query('select count(*)::int as n from public.qb_op_calls');
+    expect(calls.rows[0]!.n).toBe(0);
+  });
+});

@@ -18,6 +18,9 @@ const CATALOG_PROFILE: ProfileConfig = {
   allowVolatile: [],
 };
 
+/** Catalog look-ups are few and short (answers are cached): a pool per role needs few connections. */
+const CATALOG_POOL_SIZE = 3;
+
 function catalogKey(connection: string, dbRole: string | undefined): string {
   return dbRole === undefined ? connection : `${connection}\u0000${dbRole}`;
 }
@@ -70,7 +73,7 @@ export class ConnectionRuntime {
     const poolName = dbRole === undefined ? '$catalog' : `$catalog:${dbRole}`;
     return {
       query: async <R extends Record<string, unknown>>(text: string, values?: unknown[]) => {
-        const handle = await this.pools.get(connection, poolName, profile, 'read');
+        const handle = await this.pools.get(connection, poolName, profile, 'read', CATALOG_POOL_SIZE);
         const r = await handle.pool.query<R>(text, values);
         return { rows: r.rows };
       },

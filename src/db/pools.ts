@@ -37,18 +37,19 @@ export class PoolRegistry {
     private readonly poolSize: (connection: string) => number,
   ) {}
 
-  get(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle> {
+  /** `maxConnections` caps this pool below the connection's pool size (the catalog pools need few). */
+  get(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode, maxConnections?: number): Promise<PoolHandle> {
     const key = `${connection}\u0000${profileName}\u0000${mode}`;
     let handle = this.pools.get(key);
     if (!handle) {
-      handle = this.create(connection, profileName, profile, mode);
+      handle = this.create(connection, profileName, profile, mode, maxConnections);
       this.pools.set(key, handle);
       handle.catch(() => this.pools.delete(key));
     }
     return handle;
   }
 
-  private async create(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle> {
+  private async create(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode, maxConnections: number | undefined): Promise<PoolHandle> {
     const credentials = this.credentialsFor(connection);
     const target = await credentials.target();
     const pool = new pg.Pool({
@@ -58,7 +59,7 @@ export class PoolRegistry {
       user: target.user,
       ssl: target.ssl ? { rejectUnauthorized: true } : false,
       password: pgPassword(credentials),
-      max: this.poolSize(connection),
+      max: Math.min(this.poolSize(connection), maxConnections ?? Number.POSITIVE_INFINITY),
       idleTimeoutMillis: 60_000,
       connectionTimeoutMillis: 5_000,
       application_name: `query-broker/${profileName}/${mode}`,

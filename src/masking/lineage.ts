@@ -1086,8 +1086,12 @@ export class LineageWalker {
       case 'ARRAY_SUBLINK':
         return changed(shape.whole);
       default: {
+        // x op ANY/ALL (SELECT …), (a, b) op (SELECT …): the comparison runs the operator on x.
         const test = this.expr(s.testexpr, scope);
-        return derived(test, shape.whole);
+        const out = derived(test, shape.whole);
+        const op = nameFromList(s.operName);
+        if (op === undefined || this.env.operator(op)?.builtin !== true) this.fallible(out, op === undefined ? 'a comparison with a sub-query' : `the operator ${op.name}`);
+        return out;
       }
     }
   }

@@ -38,6 +38,10 @@ function collectNames(root: unknown, relations: Map<string, QName>, functions: M
     if (typeof o.kind === 'string' && o.kind.startsWith('AEXPR_')) {
       for (const n of operatorsOfExpr(o.kind, o.name)) operators.set(functionNameKey(n), n);
     }
+    if (typeof o.subLinkType === 'string' && Array.isArray(o.operName)) {
+      const n = nameFromList(o.operName);
+      if (n) operators.set(functionNameKey(n), n);
+    }
     for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
   }
 }

@@ -19,10 +19,16 @@ beforeAll(async () => {
         return $1 || $2::text;
       end $$;
     create operator public.|| (leftarg = text, rightarg = int, function = public.qb_oracle_cat);
+    create function public.qb_oracle_eq(text, int) returns boolean language plpgsql immutable as $$
+      begin
+        if left($1, 1) = '4' then raise exception 'starts with 4'; end if;
+        return false;
+      end $$;
+    create operator public.= (leftarg = text, rightarg = int, function = public.qb_oracle_eq);
     create table public.qb_op_calls (n int);
     create function public.qb_side_effect(int, int) returns int language sql volatile as 'insert into public.qb_op_calls values (1) returning 1';
     create operator public.### (leftarg = int, rightarg = int, function = public.qb_side_effect);
-    grant execute on function public.qb_oracle_cat(text, int), public.qb_side_effect(int, int) to qb_agent_read;
+    grant execute on function public.qb_oracle_cat(text, int), public.qb_oracle_eq(text, int), public.qb_side_effect(int, int) to qb_agent_read;
   `);
 });
 
@@ -38,7 +44,12 @@ describe('user-defined operators', () => {
   });
 
   it('refuses a masked value flowing into an operator that is not the server’s own', async () => {
-    for (const sql of ['select card_number || 1 from customers where id = 1', "select email || 'x' from customers where id = 1"]) {
+    for (const sql of [
+      'select card_number || 1 from customers where id = 1',
+      "select email || 'x' from customers where id = 1",
+      'select card_number = any (select 1) from customers where id = 1',
+      'select card_number = 1 from customers where id = 1',
+    ]) {
       const r = await b.query({ connection: 'sales', sql });
       expect(r.status, `${sql}: ${JSON.stringify(r.body)}`).toBe(403);
       expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('masked_column_in_fallible_expression');

@@ -144,6 +144,7 @@ export const REFUSED_CASES: EvasionCase[] = [
   { sql: 'select length(ssn) + 1 from customers', refused: 'masked_column_in_fallible_expression', why: 'any arithmetic on a derived value' },
   { sql: 'select -ascii(ssn) from customers', refused: 'masked_column_in_fallible_expression', why: 'prefix operator' },
   { sql: "select email operator(public.||) 'x' from customers", refused: 'masked_column_in_fallible_expression', why: 'a concatenation operator that is not the server’s own' },
+  { sql: "select card_number operator(public.=) any (select 'x') from customers", refused: 'masked_column_in_fallible_expression', why: 'a sub-query comparison with an operator that is not the server’s own' },
   { sql: "select get_bit('\\x00'::bytea, ascii(substr(ssn, 1, 1))) from customers where id = 1", refused: 'masked_column_in_fallible_expression', why: 'get_bit index out of range' },
   { sql: 'select make_date(2000, 1, ascii(substr(card_number, 1, 1))) from customers where id = 1', refused: 'masked_column_in_fallible_expression', why: 'date constructor' },
   { sql: "select repeat('x', length(ssn)) from customers", refused: 'masked_column_in_fallible_expression', why: 'function off the allow-list' },

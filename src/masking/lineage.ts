@@ -328,6 +328,10 @@ export class LineageWalker {
         const s = query ? this.statement(query, scope) : undefined;
         shape = s ? { columns: renamed(s.columns, cte.aliascolnames), whole: s.whole } : { columns: undefined, whole: this.failClosed() };
       }
+      // CYCLE compares each new row with those on its path (the row count then tells whether a guess
+      // equals a masked value); SEARCH orders the rows by the listed columns.
+      if (cte.cycle_clause !== undefined) this.guard(shape.whole, "a recursive query's CYCLE clause (it compares the values)");
+      if (cte.search_clause !== undefined) this.guard(shape.whole, "a recursive query's SEARCH clause (it orders by the values)");
       scope.ctes.set(name, { shape });
     }
   }
@@ -1016,7 +1020,11 @@ export class LineageWalker {
     for (const i of ind) {
       const iu = unwrap(i);
       if (iu && iu[0] === 'A_Indices') {
-        parts.push(this.expr(iu[1].lidx as Node | undefined, scope), this.expr(iu[1].uidx as Node | undefined, scope));
+        // A masked subscript picks the element, or NULL when out of range: it steers the result.
+        const lower = this.expr(iu[1].lidx as Node | undefined, scope);
+        const upper = this.expr(iu[1].uidx as Node | undefined, scope);
+        this.guard(derived(lower, upper), 'an array or JSON subscript (it picks the element, or NULL)');
+        parts.push(lower, upper);
       }
     }
     return derived(...parts);

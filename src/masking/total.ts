@@ -59,6 +59,19 @@ function valuePositionsOnly(args: readonly CallArg[]): boolean {
 
 const FIRST: readonly number[] = [0];
 
+function intConstant(n: Node | undefined): boolean {
+  const u = unwrap(n);
+  return u !== undefined && u[0] === 'A_Const' && u[1].ival !== undefined;
+}
+
+/**
+ * `substring(x from 2 for 3)`: positions are integer constants. `substring(x from 'pattern')` and
+ * `substring(x similar … escape …)` return NULL when nothing matches, so they are not total.
+ */
+function substringByPosition(args: readonly CallArg[]): boolean {
+  return args.slice(1).every((a) => !a.masked && intConstant(a.node));
+}
+
 export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, ArgRule>([
   // text → number / text: cannot fail on any string content
   ['length', 'all'], ['char_length', 'all'], ['character_length', 'all'], ['octet_length', 'all'], ['bit_length', 'all'],
@@ -68,10 +81,14 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   ['btrim', 'all'], ['ltrim', 'all'], ['rtrim', 'all'],
   ['quote_literal', 'all'], ['quote_nullable', 'all'], ['quote_ident', 'all'],
   // the masked value as the STRING argument only (a masked length, position or pattern can fail)
-  ['substr', FIRST], ['substring', FIRST], ['left', FIRST], ['right', FIRST], ['lpad', [0, 2]], ['rpad', [0, 2]],
-  ['replace', FIRST], ['translate', FIRST], ['split_part', FIRST], ['string_to_array', FIRST],
-  ['regexp_replace', FIRST], ['regexp_match', FIRST], ['regexp_like', FIRST], ['regexp_substr', FIRST],
-  ['regexp_count', FIRST], ['regexp_instr', FIRST],
+  // Not here, though they cannot fail: what is NULL, or how long an array is, must not depend on
+  // the masked value. COALESCE and every strict function (skipped on NULL) branch on NULL, and array
+  // constructors, `||` and array_agg fail on sub-arrays of different lengths: either turns such a
+  // value into an error/no-error oracle. So regexp_match and regexp_substr (NULL when nothing
+  // matches), substring with a pattern (the same) and string_to_array (its length) are refused.
+  ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', [0, 2]], ['rpad', [0, 2]],
+  ['replace', FIRST], ['translate', FIRST], ['split_part', FIRST],
+  ['regexp_replace', FIRST], ['regexp_like', FIRST], ['regexp_count', FIRST], ['regexp_instr', FIRST],
   ['to_char', FIRST], ['encode', FIRST], ['array_length', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
   ['format', formatIsTotal], ['convert_to', convertToUtf8],
   // JSON / XML / row constructors
@@ -103,7 +120,9 @@ export function isTotalCall(fname: string, args: readonly CallArg[], opts: { var
 }
 
 /** Operators that cannot fail on either operand (comparisons, concatenation, JSON access, containment). */
-const TOTAL_OPERATORS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '||', '->', '->>', '#>', '#>>', '?', '?|', '?&', '@>', '<@', '^@']);
+const TOTAL_OPERATORS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '||', '?', '?|', '?&', '@>', '<@', '^@']);
+/** JSON access: total when the masked value is the document, not the key or path (a masked key picks a value, or NULL). */
+const DOCUMENT_SIDE_OPERATORS = new Set(['->', '->>', '#>', '#>>']);
 /** Pattern operators: total when the masked value is the string, not the pattern (a bad pattern fails). */
 const STRING_SIDE_OPERATORS = new Set(['~', '~*', '!~', '!~*', '~~', '~~*', '!~~', '!~~*']);
 
@@ -118,7 +137,7 @@ export function isTotalOperator(kind: string | undefined, name: unknown, left: {
   if (!left.present) return false; // prefix operators: -x, |/x, @x …
   const op = stringsOf(name).at(-1) ?? '';
   if (TOTAL_OPERATORS.has(op)) return true;
-  if (STRING_SIDE_OPERATORS.has(op)) return !rightMasked;
+  if (STRING_SIDE_OPERATORS.has(op) || DOCUMENT_SIDE_OPERATORS.has(op)) return !rightMasked;
   return false;
 }
 

@@ -180,13 +180,13 @@ describe('red-team findings on real PostgreSQL', () => {
       return s;
     };
     expect(spell((await run(sql)).rows[0]!)).toBe('4111111111111111'); // the attack works on raw rows
-    const masked = await maskedRun(sql);
-    expect(new Set(masked.rows[0])).toEqual(new Set(['[redacted]']));
-    expect(spell(masked.rows[0]!)).not.toBe('4111111111111111');
+    // regexp_match is NULL exactly when the guess misses, which COALESCE or a strict function could
+    // turn into an error: it may no longer take a masked value at all.
+    expect(await refusalCodes(sql)).toContain('masked_column_in_fallible_expression');
   });
 
   it('F2: count of a derived value is masked, count(DISTINCT) over masked lineage is refused', async () => {
-    const sql = "select count(x) from (select substring(ssn from '^123-45') x from customers where id = 1) s";
+    const sql = 'select count(x) from (select substring(ssn from 1 for 6) x from customers where id = 1) s';
     expect((await run(sql)).rows[0]![0]).toBe('1');
     expect((await maskedRun(sql)).rows[0]![0]).toBe('[redacted]');
     expect(await refusalCodes("select count(distinct x) from (select ssn x from customers where id = 1 union all select '123-45-6789') s")).toContain('masked_column_in_predicate');

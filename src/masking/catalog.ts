@@ -16,6 +16,8 @@ import type { ColumnKey } from './types.js';
 export interface RelationColumn {
   attnum: number;
   name: string;
+  /** an array (or a domain over one): how long it is varies with the value */
+  array?: boolean;
   /** `schema.table.column` of this column, then of the same column in inheritance parents and children */
   keys: readonly ColumnKey[];
 }
@@ -89,8 +91,11 @@ select c.oid::text as oid, ns.nspname as schema, c.relname as name, c.relkind::t
  where c.oid = any($1::oid[])`;
 
 const COLUMNS_SQL = `
-select a.attrelid::text as oid, a.attnum::int as attnum, a.attname as name
+select a.attrelid::text as oid, a.attnum::int as attnum, a.attname as name,
+       (t.typcategory = 'A' or coalesce(bt.typcategory = 'A', false)) as is_array
   from pg_attribute a
+  join pg_type t on t.oid = a.atttypid
+  left join pg_type bt on bt.oid = t.typbasetype
  where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped
  order by a.attrelid, a.attnum`;
 
@@ -184,7 +189,7 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
     const startedAt = generation;
     const [rels, cols, relatives] = [
       await db.query<{ oid: string; schema: string; name: string; kind: string; definition: string | null }>(RELATIONS_SQL, [oids]),
-      await db.query<{ oid: string; attnum: number | string; name: string }>(COLUMNS_SQL, [oids]),
+      await db.query<{ oid: string; attnum: number | string; name: string; is_array: boolean | string }>(COLUMNS_SQL, [oids]),
       await db.query<{ oid: string; schema: string; name: string }>(RELATIVES_SQL, [oids]),
     ];
     const relativesOf = new Map<number, { schema: string; name: string }[]>();
@@ -193,10 +198,10 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
       list.push({ schema: r.schema, name: r.name });
       relativesOf.set(Number(r.oid), list);
     }
-    const colsOf = new Map<number, { attnum: number; name: string }[]>();
+    const colsOf = new Map<number, { attnum: number; name: string; array: boolean }[]>();
     for (const c of cols.rows) {
       const list = colsOf.get(Number(c.oid)) ?? [];
-      list.push({ attnum: Number(c.attnum), name: c.name });
+      list.push({ attnum: Number(c.attnum), name: c.name, array: c.is_array === true || c.is_array === 't' || c.is_array === 'true' });
       colsOf.set(Number(c.oid), list);
     }
     for (const oid of oids) out.set(oid, null);
@@ -207,6 +212,7 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
         attnum: c.attnum,
         name: c.name,
         keys: [`${r.schema}.${r.name}.${c.name}`, ...family.map((f) => `${f.schema}.${f.name}.${c.name}`)],
+        ...(c.array ? { array: true } : {}),
       }));
       const info: RelationInfo = { oid, schema: r.schema, name: r.name, kind: r.kind, columns };
       if (r.definition !== null && r.definition !== undefined) info.definition = r.definition;

@@ -69,6 +69,8 @@ export interface LineageEnv {
   operator(name: { schema?: string; name: string }): OperatorFacts | undefined;
   /** every column of every relation the statement (and its views) names */
   relationColumns: ReadonlySet<ColumnKey>;
+  /** those of array type: their length varies with the value */
+  arrayColumns?: ReadonlySet<ColumnKey>;
 }
 
 export interface StatementLineage {
@@ -177,6 +179,15 @@ export class LineageWalker {
 
   private masked(l: Lineage): ColumnKey[] {
     return maskedSources(l, this.env.rules);
+  }
+
+  /**
+   * A masked array column is in `l`: array constructors, `||` and array_agg fail when sub-arrays
+   * differ in length, so on such a value they are an oracle on its length.
+   */
+  private maskedArray(l: Lineage): boolean {
+    const arrays = this.env.arrayColumns;
+    return arrays !== undefined && arrays.size > 0 && this.masked(l).some((k) => arrays.has(k));
   }
 
   /** Refuse when a masked value decides which rows, which order, or whether an error comes back. */
@@ -874,7 +885,7 @@ export class LineageWalker {
       default: {
         // Arrays, rows, NULL tests, COALESCE, GREATEST, XML/JSON constructors…: computed from their inputs.
         const l = this.generic(body, scope);
-        if (!isTotalNode(type, body)) this.fallible(l, describeNode(type, body));
+        if (!isTotalNode(type, body) || (type === 'A_ArrayExpr' && this.maskedArray(l))) this.fallible(l, describeNode(type, body));
         return l;
       }
     }
@@ -984,7 +995,8 @@ export class LineageWalker {
     const out = derived(l, r);
     // A user-defined operator of that name may be the one the server picks: it runs user code.
     const builtin = operatorsOfExpr(e.kind, e.name).every((n) => this.env.operator(n)?.builtin === true);
-    if (!builtin || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+    const arrayConcat = op === '||' && this.maskedArray(out);
+    if (!builtin || arrayConcat || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
       this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
     }
     return out;
@@ -1070,7 +1082,7 @@ export class LineageWalker {
     }
     if (!PARSING_FUNCTIONS.has(fname)) {
       const callArgs: CallArg[] = args.map((lineage, i) => ({ node: f.args?.[i], lineage, masked: this.masked(lineage).length > 0 }));
-      if (!isTotalCall(fname, callArgs, { variadic: f.func_variadic === true })) this.fallible(inputs, `${fname}()`);
+      if (!isTotalCall(fname, callArgs, { variadic: f.func_variadic === true }) || (fname === 'array_agg' && this.maskedArray(inputs))) this.fallible(inputs, `${fname}()`);
       if (f.agg_within_group && !TOTAL_WITHIN_GROUP.has(fname)) this.fallible(derived(...order), `${fname}() WITHIN GROUP`);
     }
     // count(col) of the column's own, unchanged value tells only how many are not NULL, which the

@@ -92,10 +92,19 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
     operatorNames.size > 0 ? catalog.operators([...operatorNames.values()]) : new Map<string, OperatorFacts>(),
   ]);
   const relationColumns = new Set<ColumnKey>();
-  for (const info of relations.values()) for (const c of info?.columns ?? []) for (const k of c.keys) relationColumns.add(k);
+  const arrayColumns = new Set<ColumnKey>();
+  for (const info of relations.values()) {
+    for (const c of info?.columns ?? []) {
+      for (const k of c.keys) {
+        relationColumns.add(k);
+        if (c.array) arrayColumns.add(k);
+      }
+    }
+  }
   return {
     rules,
     relationColumns,
+    arrayColumns,
     relation: (n: QName) => relations.get(relationNameKey(n)),
     viewQuery: (info: RelationInfo) => views.get(info.oid),
     function: (n: QName) => functions.get(functionNameKey(n)),

@@ -85,11 +85,12 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   // the masked value. COALESCE and every strict function (skipped on NULL) branch on NULL, and array
   // constructors, `||` and array_agg fail on sub-arrays of different lengths: either turns such a
   // value into an error/no-error oracle. So regexp_match and regexp_substr (NULL when nothing
-  // matches), substring with a pattern (the same) and string_to_array (its length) are refused.
+  // matches), substring with a pattern (the same), array_length (NULL for an empty array) and
+  // string_to_array (its length) are refused.
   ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', [0, 2]], ['rpad', [0, 2]],
   ['replace', FIRST], ['translate', FIRST], ['split_part', FIRST],
   ['regexp_replace', FIRST], ['regexp_like', FIRST], ['regexp_count', FIRST], ['regexp_instr', FIRST],
-  ['to_char', FIRST], ['encode', FIRST], ['array_length', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
+  ['to_char', FIRST], ['encode', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
   ['format', formatIsTotal], ['convert_to', convertToUtf8],
   // JSON / XML / row constructors
   ['to_json', 'all'], ['to_jsonb', 'all'], ['row_to_json', 'all'], ['array_to_json', 'all'],
@@ -119,10 +120,10 @@ export function isTotalCall(fname: string, args: readonly CallArg[], opts: { var
   return args.every((a, i) => !a.masked || rule.includes(i));
 }
 
-/** Operators that cannot fail on either operand (comparisons, concatenation, JSON access, containment). */
+/** Operators that cannot fail on either operand (comparisons, concatenation, containment). */
 const TOTAL_OPERATORS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '||', '?', '?|', '?&', '@>', '<@', '^@']);
-/** JSON access: total when the masked value is the document, not the key or path (a masked key picks a value, or NULL). */
-const DOCUMENT_SIDE_OPERATORS = new Set(['->', '->>', '#>', '#>>']);
+// JSON access (->, ->>, #>, #>>) is not total on masked values: with a masked key or path, or on a
+// masked document whose keys vary, it is NULL depending on the value (see the NULL note above).
 /** Pattern operators: total when the masked value is the string, not the pattern (a bad pattern fails). */
 const STRING_SIDE_OPERATORS = new Set(['~', '~*', '!~', '!~*', '~~', '~~*', '!~~', '!~~*']);
 
@@ -137,7 +138,7 @@ export function isTotalOperator(kind: string | undefined, name: unknown, left: {
   if (!left.present) return false; // prefix operators: -x, |/x, @x …
   const op = stringsOf(name).at(-1) ?? '';
   if (TOTAL_OPERATORS.has(op)) return true;
-  if (STRING_SIDE_OPERATORS.has(op) || DOCUMENT_SIDE_OPERATORS.has(op)) return !rightMasked;
+  if (STRING_SIDE_OPERATORS.has(op)) return !rightMasked;
   return false;
 }
 

@@ -166,6 +166,8 @@ describe('masked values: inference through predicates and structure is refused',
     { name: 'PREPARE hides the statement', sql: 'prepare p as select card_number from customers', status: 403, code: 'session_state_change' },
     { name: 'COPY', sql: 'copy (select card_number from customers) to stdout', status: 403, code: 'copy_statement' },
     { name: 'current_query() echoes statements', sql: 'select pg_catalog.current_query()', status: 403, code: 'volatile_function' },
+    // JSON access is NULL where a key is absent: on masked documents it would branch on the value.
+    { name: 'to_jsonb ->> field', sql: "select to_jsonb(c) ->> 'card_number' from customers c", status: 403, code: 'masked_column_in_fallible_expression' },
   ];
   for (const c of cases) {
     it(`refuses: ${c.name}`, async () => {
@@ -181,7 +183,6 @@ describe('masked values: values that flow to the output come back masked', () =>
     ['TABLE customers', 'table customers'],
     ['row_to_json of the row', 'select row_to_json(c) from customers c'],
     ['column notation c.row_to_json', 'select c.row_to_json from customers c'],
-    ['to_jsonb ->> field', "select to_jsonb(c) ->> 'card_number' from customers c"],
     ['json_agg of rows', 'select json_agg(c) from customers c'],
     ['array_agg / string_agg', "select array_agg(ssn), string_agg(email, ',') from customers"],
     ['xmlagg of xmlelement', 'select xmlagg(xmlelement(name a, card_number)) from customers'],

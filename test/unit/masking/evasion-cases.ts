@@ -86,7 +86,7 @@ export const MASKED_CASES: EvasionCase[] = [
   // total functions and comparisons: allowed, masked as outputs (F4)
   { sql: 'select ascii(substr(card_number, 1, 1)) from customers', masked: { 0: 'redact' }, why: 'total functions chained' },
   { sql: 'select length(ssn) > 5, ssn like \'1%\', ssn ~ \'^1\' from customers', masked: { 0: 'redact', 1: 'redact', 2: 'redact' }, why: 'comparisons and patterns in the select list' },
-  { sql: "select jsonb_build_object('e', email), to_jsonb(t) ->> 'ssn' from customers t", masked: { 0: 'redact', 1: 'redact' }, why: 'JSON values and field access' },
+  { sql: "select jsonb_build_object('e', email), to_jsonb(t) from customers t", masked: { 0: 'redact', 1: 'redact' }, why: 'JSON values' },
   { sql: "select concat_ws('-', ssn, name), lpad(ssn, 20, '*'), split_part(email, '@', 2) from customers", masked: { 0: 'redact', 1: 'redact', 2: 'redact' }, why: 'text functions on the string argument' },
   { sql: 'select id, name, email, card_number from customers', masked: { 2: 'email', 3: 'last4' }, why: 'an ordinary read' },
   { sql: "select c.name, sum(o.amount_cents) * 2, max(o.amount_cents) - 1 from customers c join orders o on o.customer_id = c.id where c.country = 'GB' group by c.name", masked: {}, why: 'arithmetic, joins and aggregates on clear columns' },
@@ -156,6 +156,8 @@ export const REFUSED_CASES: EvasionCase[] = [
   { sql: "select regexp_substr(ssn, '^1') from customers", refused: 'masked_column_in_fallible_expression', why: 'regexp_substr (NULL when it misses)' },
   { sql: "select ARRAY[string_to_array(substr(card_number, 1, 1), '4'), ARRAY['x']] from customers where id = 1", refused: 'masked_column_in_fallible_expression', why: 'string_to_array: its length depends on the value (array shape errors)' },
   { sql: "select ('{\"4\": 1}'::jsonb) ->> left(card_number, 1) from customers", refused: 'masked_column_in_fallible_expression', why: 'a masked JSON key (NULL when absent)' },
+  { sql: "select to_jsonb(card_number) ->> 'x' from customers", refused: 'masked_column_in_fallible_expression', why: 'JSON access on a masked document (NULL when the key is absent)' },
+  { sql: "select to_jsonb(t) ->> 'ssn' from customers t", refused: 'masked_column_in_fallible_expression', why: 'JSON field access on a document with masked values' },
   { sql: "select (array_fill('x'::text, ARRAY[52]))[ascii(card_number)] from customers", refused: 'masked_column_in_predicate', why: 'a masked array subscript (NULL when out of range)' },
   { sql: "with recursive t(c) as (select left(card_number, 1) from customers where id = 1 union all select '4' from t) cycle c set is_cycle using path select count(*) from t", refused: 'masked_column_in_predicate', why: 'CYCLE compares the values' },
   { sql: "select 'abc' ~ ssn, 'abc' like email from customers", refused: 'masked_column_in_fallible_expression', why: 'masked pattern operand' },

@@ -60,6 +60,12 @@ export interface ColumnCatalog {
    */
   operators(names: readonly { schema?: string; name: string }[]): Promise<Map<string, OperatorFacts>>;
   typeNames(oids: readonly number[]): Promise<Map<number, string>>;
+  /**
+   * Whether the database has implicit casts of its own from a string type (an extension's or a DBA's,
+   * e.g. text → geometry, or text → int8 for old applications): the server may then convert a masked
+   * string before an operator runs, and that conversion can fail on the value.
+   */
+  userImplicitCasts(): Promise<boolean>;
   /** forget everything (after DDL) */
   invalidate(): void;
   /**
@@ -122,6 +128,7 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
   const byOid = new Map<number, RelationInfo | null>();
   const funcs = new Map<string, FunctionFacts>();
   const ops = new Map<string, OperatorFacts>();
+  let implicitCasts: boolean | undefined;
   const types = new Map<number, string>();
   let generation = 0;
   /** when the oldest answer still held was stored; undefined while nothing is held */
@@ -132,6 +139,7 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
     byOid.clear();
     funcs.clear();
     ops.clear();
+    implicitCasts = undefined;
     types.clear();
     epochStart = undefined;
     generation++;
@@ -305,6 +313,22 @@ export function createColumnCatalog(db: Queryable, options: { ttlMs?: number; no
           return { builtin: matches.length > 0 && matches.every((r) => r.schema === 'pg_catalog') };
         };
       });
+    },
+
+    async userImplicitCasts() {
+      expire();
+      if (implicitCasts === undefined) {
+        const startedAt = generation;
+        // Objects created after initdb have OIDs from 16384 (FirstNormalObjectId) on.
+        const { rows } = await db.query<{ n: number | string }>(
+          `select count(*)::int as n from pg_cast c join pg_type t on t.oid = c.castsource
+            where c.oid >= 16384 and c.castcontext = 'i' and t.typcategory = 'S'`,
+        );
+        const found = Number(rows[0]?.n ?? 0) > 0;
+        if (!mayStore(startedAt)) return found;
+        implicitCasts = found;
+      }
+      return implicitCasts;
     },
 
     async typeNames(oids) {

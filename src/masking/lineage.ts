@@ -71,6 +71,8 @@ export interface LineageEnv {
   relationColumns: ReadonlySet<ColumnKey>;
   /** those of array type: their length varies with the value */
   arrayColumns?: ReadonlySet<ColumnKey>;
+  /** the database has implicit casts of its own: an operator's operand may be converted, and that can fail */
+  userImplicitCasts?: boolean;
 }
 
 export interface StatementLineage {
@@ -978,7 +980,9 @@ export class LineageWalker {
     const names = stringsOf(tc.typeName?.names);
     const target = names.at(-1) ?? '';
     const isArray = (tc.typeName?.arrayBounds ?? []).length > 0;
-    if (!TEXT_TYPES.has(target) || isArray) {
+    // public.text may be a domain with a CHECK: only the server's own text types are safe targets.
+    const ownType = names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
+    if (!TEXT_TYPES.has(target) || !ownType || isArray) {
       this.guard(l, `a cast to ${target}${isArray ? '[]' : ''} (a failing cast would show the value in its error)`);
       return changed(l);
     }
@@ -996,7 +1000,7 @@ export class LineageWalker {
     // A user-defined operator of that name may be the one the server picks: it runs user code.
     const builtin = operatorsOfExpr(e.kind, e.name).every((n) => this.env.operator(n)?.builtin === true);
     const arrayConcat = op === '||' && this.maskedArray(out);
-    if (!builtin || arrayConcat || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+    if (!builtin || arrayConcat || this.env.userImplicitCasts === true || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
       this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
     }
     return out;
@@ -1110,7 +1114,7 @@ export class LineageWalker {
         const test = this.expr(s.testexpr, scope);
         const out = derived(test, shape.whole);
         const op = nameFromList(s.operName);
-        if (op === undefined || this.env.operator(op)?.builtin !== true) this.fallible(out, op === undefined ? 'a comparison with a sub-query' : `the operator ${op.name}`);
+        if (op === undefined || this.env.operator(op)?.builtin !== true || this.env.userImplicitCasts === true) this.fallible(out, op === undefined ? 'a comparison with a sub-query' : `the operator ${op.name}`);
         return out;
       }
     }

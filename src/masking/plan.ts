@@ -87,9 +87,10 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
     }
     pending = [...next.entries()].filter(([k]) => !relations.has(k)).map(([, n]) => n);
   }
-  const [functions, operators] = await Promise.all([
+  const [functions, operators, userImplicitCasts] = await Promise.all([
     functionNames.size > 0 ? catalog.functions([...functionNames.values()]) : new Map<string, FunctionFacts>(),
     operatorNames.size > 0 ? catalog.operators([...operatorNames.values()]) : new Map<string, OperatorFacts>(),
+    operatorNames.size > 0 ? catalog.userImplicitCasts() : false,
   ]);
   const relationColumns = new Set<ColumnKey>();
   const arrayColumns = new Set<ColumnKey>();
@@ -105,6 +106,7 @@ export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, ru
     rules,
     relationColumns,
     arrayColumns,
+    userImplicitCasts,
     relation: (n: QName) => relations.get(relationNameKey(n)),
     viewQuery: (info: RelationInfo) => views.get(info.oid),
     function: (n: QName) => functions.get(functionNameKey(n)),

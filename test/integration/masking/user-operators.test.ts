@@ -72,3 +72,26 @@ describe('user-defined operators', () => {
     expect(calls.rows[0]!.n).toBe(0);
   });
 });
+
+describe('implicit casts of the database’s own', () => {
+  let c: TestBroker;
+  beforeAll(async () => {
+    c = await startTestBroker();
+    // What old applications add back ("implicit casts before 8.3"): text converts to a number where needed.
+    await c.db.query('create cast (text as int8) with inout as implicit');
+  });
+  afterAll(async () => c?.close());
+
+  it('the server converts the masked text before comparing, and that fails on non-digits (premise)', async () => {
+    await expect(c.db.query("select translate(substr(card_number, 1, 1), '0123456789', 'xxxx1xxxxx') = 1 from customers where id = 1")).resolves.toBeDefined();
+    await expect(c.db.query("select translate(substr(card_number, 1, 1), '0123456789', 'xxxxx1xxxx') = 1 from customers where id = 1")).rejects.toThrow(/invalid input syntax/);
+  });
+
+  it('refuses operators on masked values while such a cast exists', async () => {
+    const r = await c.query({ connection: 'sales', sql: "select translate(substr(card_number, 1, 1), '0123456789', 'xxxx1xxxxx') = 1 from customers where id = 1" });
+    expect(r.status, JSON.stringify(r.body)).toBe(403);
+    expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('masked_column_in_fallible_expression');
+    const clear = await c.query({ connection: 'sales', sql: 'select name = name from customers where id = 1' });
+    expect(clear.status, JSON.stringify(clear.body)).toBe(200);
+  });
+});

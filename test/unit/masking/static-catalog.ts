@@ -56,6 +56,9 @@ export function staticCatalog(): ColumnCatalog & { lookups: number } {
     async typeNames() {
       return new Map<number, string>();
     },
+    async userImplicitCasts() {
+      return false;
+    },
     generation: 0,
     invalidate() {
       catalog.generation++;

@@ -113,7 +113,14 @@ export function createFunctionCatalog(db: Queryable, options: FunctionCatalogOpt
   function entries(names: string[]): Promise<Map<string, Entry>> {
     return cachedEntries(names, byName, async (missing, at) => {
       const { rows } = await query<ProcRow>(
-        `select n.nspname::text as schema, p.proname::text as name, bool_or(p.provolatile = 'v')::text as volatile
+        // An aggregate's own pg_proc row is always marked immutable: what runs are its support
+        // functions (transition, final, combine, moving-aggregate…), so those decide.
+        `select n.nspname::text as schema, p.proname::text as name,
+                bool_or(p.provolatile = 'v' or exists (
+                  select 1 from pg_catalog.pg_aggregate a join pg_catalog.pg_proc f
+                    on f.oid in (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn,
+                                 a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+                   where a.aggfnoid = p.oid and f.provolatile = 'v'))::text as volatile
          from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
          where p.proname = any($1::text[])
          group by n.nspname, p.proname`,

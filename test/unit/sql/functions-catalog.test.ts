@@ -127,6 +127,17 @@ describe('function catalog (pg_proc.provolatile)', () => {
     expect(queries).toBe(before);
   });
 
+  it('judges an aggregate by its support functions (its own row always says immutable)', async () => {
+    await db.query(`create function util.sum_step(int, int) returns int language sql volatile as 'select coalesce($1, 0) + $2'`);
+    await db.query(`create aggregate util.vsum(int) (sfunc = util.sum_step, stype = int)`);
+    await db.query(`create function util.sum_step_ok(int, int) returns int language sql immutable as 'select coalesce($1, 0) + $2'`);
+    await db.query(`create aggregate util.isum(int) (sfunc = util.sum_step_ok, stype = int)`);
+    const marked = await db.query(`select provolatile from pg_proc where proname = 'vsum'`);
+    expect(marked.rows[0]!.provolatile).toBe('i'); // the premise
+    const catalog = createFunctionCatalog(counting);
+    expect(names(await catalog.volatileAmong([{ schema: 'util', name: 'vsum' }, { schema: 'util', name: 'isum' }, { name: 'sum' }]))).toEqual(['util.vsum']);
+  });
+
   it('reports an unreachable database as dependency_unavailable', async () => {
     const broken: Queryable = {
       query: () => Promise.reject(new Error('connection refused')),

@@ -64,6 +64,22 @@ function intConstant(n: Node | undefined): boolean {
   return u !== undefined && u[0] === 'A_Const' && u[1].ival !== undefined;
 }
 
+/** Longest replacement text accepted when a masked value is rewritten. */
+const MAX_REPLACEMENT = 64;
+
+/**
+ * `replace(x, from, to)` / `regexp_replace(x, pattern, to[, …])` with constants: the output grows
+ * with the number of matches, and past the server's 1 GB limit it fails, so a huge replacement
+ * (`repeat('x', 600000000)`) would make the error count matches in the masked value. Constants and a
+ * short replacement keep the output within a small multiple of the value.
+ */
+function boundedReplacement(args: readonly CallArg[]): boolean {
+  return args.slice(1).every((a, i) => {
+    const text = stringConst(a.node);
+    return !a.masked && (text !== undefined ? i !== 1 || text.length <= MAX_REPLACEMENT : intConstant(a.node));
+  });
+}
+
 /**
  * `substring(x from 2 for 3)`: positions are integer constants. `substring(x from 'pattern')` and
  * `substring(x similar … escape …)` return NULL when nothing matches, so they are not total.
@@ -88,8 +104,8 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   // matches), substring with a pattern (the same), array_length (NULL for an empty array) and
   // string_to_array (its length) are refused.
   ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', [0, 2]], ['rpad', [0, 2]],
-  ['replace', FIRST], ['translate', FIRST], ['split_part', FIRST],
-  ['regexp_replace', FIRST], ['regexp_like', FIRST], ['regexp_count', FIRST], ['regexp_instr', FIRST],
+  ['replace', boundedReplacement], ['translate', FIRST], ['split_part', FIRST],
+  ['regexp_replace', boundedReplacement], ['regexp_like', FIRST], ['regexp_count', FIRST], ['regexp_instr', FIRST],
   ['to_char', FIRST], ['encode', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
   ['format', formatIsTotal], ['convert_to', convertToUtf8],
   // JSON / XML / row constructors

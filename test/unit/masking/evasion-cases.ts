@@ -159,6 +159,7 @@ export const REFUSED_CASES: EvasionCase[] = [
   { sql: "select to_jsonb(card_number) ->> 'x' from customers", refused: 'masked_column_in_fallible_expression', why: 'JSON access on a masked document (NULL when the key is absent)' },
   { sql: "select to_jsonb(t) ->> 'ssn' from customers t", refused: 'masked_column_in_fallible_expression', why: 'JSON field access on a document with masked values' },
   { sql: 'select card_number::public.text from customers', refused: 'masked_column_in_predicate', why: 'a cast to a type named text outside pg_catalog (a domain may CHECK the value)' },
+  { sql: "select replace(substr(card_number, 1, 1) || substr(card_number, 1, 1), '4', repeat('x', 600000000)) from customers", refused: 'masked_column_in_fallible_expression', why: 'a huge replacement: the 1 GB limit would count matches' },
   { sql: "select (array_fill('x'::text, ARRAY[52]))[ascii(card_number)] from customers", refused: 'masked_column_in_predicate', why: 'a masked array subscript (NULL when out of range)' },
   { sql: "with recursive t(c) as (select left(card_number, 1) from customers where id = 1 union all select '4' from t) cycle c set is_cycle using path select count(*) from t", refused: 'masked_column_in_predicate', why: 'CYCLE compares the values' },
   { sql: "select 'abc' ~ ssn, 'abc' like email from customers", refused: 'masked_column_in_fallible_expression', why: 'masked pattern operand' },

@@ -40,7 +40,7 @@ import { nameFromList, operatorsOfExpr } from '../sql/names.js';
 import type { FunctionFacts, OperatorFacts, RelationInfo } from './catalog.js';
 import { alsoKnownAs, changed, columnValue, derived, eitherOf, maskedSources, NO_SOURCES } from './lineage-ops.js';
 import type { ColumnKey, Lineage, PlannedColumn } from './types.js';
-import { describeNode, isTotalCall, isTotalNode, isTotalOperator, TOTAL_WITHIN_GROUP, type CallArg } from './total.js';
+import { boundedClear, describeNode, isTotalCall, isTotalNode, isTotalOperator, TOTAL_WITHIN_GROUP, type CallArg } from './total.js';
 import {
   figureName,
   intConst,
@@ -1000,7 +1000,9 @@ export class LineageWalker {
     // A user-defined operator of that name may be the one the server picks: it runs user code.
     const builtin = operatorsOfExpr(e.kind, e.name).every((n) => this.env.operator(n)?.builtin === true);
     const arrayConcat = op === '||' && this.maskedArray(out);
-    if (!builtin || arrayConcat || this.env.userImplicitCasts === true || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+    // `masked || repeat('x', 1000000000)`: the 1 GB limit would measure the masked part.
+    const unboundedConcat = op === '||' && ((this.masked(l).length > 0 && !boundedClear(e.rexpr)) || (this.masked(r).length > 0 && !boundedClear(e.lexpr)));
+    if (!builtin || arrayConcat || unboundedConcat || this.env.userImplicitCasts === true || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
       this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
     }
     return out;

@@ -7,6 +7,7 @@ import type { Node } from '@pgsql/types';
 import type { MaskerName } from '../policy/schema.js';
 import { nameFromList, operatorsOfExpr } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
+import { visitObjects } from './lineage-ast.js';
 import type { Analysis } from '../sql/types.js';
 import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
 import { LineageWalker, type StatementLineage } from './lineage.js';
@@ -18,15 +19,7 @@ type QName = { schema?: string; name: string };
 
 /** Table and function names anywhere under `root` (iterative: parse trees can be very deep). */
 function collectNames(root: unknown, relations: Map<string, QName>, functions: Map<string, QName>, operators: Map<string, QName>): void {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    const o = v as Record<string, unknown>;
+  visitObjects(root, (o) => {
     if (typeof o.relname === 'string' && o.catalogname === undefined) {
       const n: QName = typeof o.schemaname === 'string' ? { schema: o.schemaname, name: o.relname } : { name: o.relname };
       relations.set(relationNameKey(n), n);
@@ -42,8 +35,7 @@ function collectNames(root: unknown, relations: Map<string, QName>, functions: M
       const n = nameFromList(o.operName);
       if (n) operators.set(functionNameKey(n), n);
     }
-    for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
-  }
+  });
 }
 
 /** Parsed view definitions, kept as long as the catalog keeps the relation entry. */

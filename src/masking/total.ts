@@ -12,7 +12,7 @@
  * an error for any input in the listed positions (given constant or clear values elsewhere).
  */
 import type { Node } from '@pgsql/types';
-import { stringsOf, unwrap } from './lineage-ast.js';
+import { stringsOf, unwrap, visitObjects } from './lineage-ast.js';
 import type { Lineage } from './types.js';
 
 /** One argument of a call, as the walker saw it. */
@@ -124,10 +124,29 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
 /** Ordered-set aggregates whose WITHIN GROUP (ORDER BY x) may be masked: they pick a value, no arithmetic. */
 export const TOTAL_WITHIN_GROUP = new Set(['mode', 'percentile_disc']);
 
+/**
+ * A clear operand whose size the statement bounds: no call and no sub-query anywhere in it (those
+ * can build a value of any size, e.g. `repeat('x', 1000000000)` or a `string_agg` over
+ * `generate_series`). Next to a masked value, an unbounded one would let the server's 1 GB limit
+ * tell how long the masked part is.
+ */
+export function boundedClear(node: unknown): boolean {
+  return !visitObjects(node, (o) => 'FuncCall' in o || 'SubLink' in o);
+}
+
+/** Aggregates that concatenate their inputs: the result's size is the sum of the values' sizes over every row. */
+export const COLLECTING_AGGREGATES = new Set(['array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'xmlagg', 'json_object_agg', 'jsonb_object_agg']);
+
 /** Whether this call cannot fail whatever its masked arguments are. */
 export function isTotalCall(fname: string, args: readonly CallArg[], opts: { variadic: boolean }): boolean {
   const rule = TOTAL_FUNCTIONS.get(fname);
   if (rule === undefined) return false;
+  // A masked value next to a clear one of unbounded size: the 1 GB limit would measure the masked part.
+  if (args.some((a) => a.masked) && !args.every((a) => a.masked || boundedClear(a.node))) return false;
+  // Collecting a computed value over rows the agent can multiply (joins, generate_series): the 1 GB
+  // limit would measure it (translate(card, '4', '') is as long as the card has no 4s). A column or
+  // a whole row is collected as it is stored.
+  if (COLLECTING_AGGREGATES.has(fname) && args.some((a) => a.masked && !a.lineage.identity && unwrap(a.node)?.[0] !== 'ColumnRef')) return false;
   // VARIADIC arrays and named arguments move values to positions this list does not describe.
   if (opts.variadic && args.some((a) => a.masked)) return false;
   if (args.some((a) => a.masked && unwrap(a.node)?.[0] === 'NamedArgExpr')) return false;

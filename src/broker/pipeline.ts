@@ -14,7 +14,7 @@ import type { Analysis, QualifiedName } from '../sql/types.js';
 import type { FunctionCatalog } from '../sql/functions-catalog.js';
 import { addName } from '../sql/names.js';
 import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
-import { executeStatement, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
+import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, newSessionId, SESSION_ID_PATTERN } from './ids.js';
@@ -314,7 +314,8 @@ export class Broker {
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: x.profile.maxResultBytes, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      // The byte cap is applied below, to what the agent receives: masked cells at their masked size.
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: Number.MAX_SAFE_INTEGER, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append
@@ -338,6 +339,10 @@ export class Broker {
 
     await prepareOrigins(x.plan, execution.fields);
     const masked = applyMasking(x.plan, execution.fields, execution.rows);
+    const byBytes = capBytes(masked.rows, x.profile.maxResultBytes);
+    masked.rows = byBytes.rows;
+    const truncated = execution.truncated || byBytes.cut;
+    const rowCount = mode === 'read' ? byBytes.rows.length : execution.rowCount;
     const columns: ColumnOut[] = masked.columns;
     const rows = toJsonRows(masked.rows, execution.fields.map((f) => f.dataTypeID), columns.map((c) => c.masked !== false));
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -346,10 +351,10 @@ export class Broker {
       this.deps.connections.invalidateCatalogs(x.connection);
     }
     // An exempt principal received clear values; its record keeps the digest but no sample of them.
-    const recorded = executedData({ columns, rows: x.plan.exempt ? [] : rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs });
+    const recorded = executedData({ columns, rows: x.plan.exempt ? [] : rows, rowCount, truncated, durationMs });
     if (x.plan.exempt) recorded.rowsDigest = executedData({ columns, rows, rowCount: 0, truncated: false }).rowsDigest;
     await this.recordOrUnavailable(requestId, sessionId, ...deferred, auditEvent('executed', requestId, actor, recorded));
-    return { columns, rows, rowCount: execution.rowCount, truncated: execution.truncated, durationMs };
+    return { columns, rows, rowCount, truncated, durationMs };
   }
 
   private failureToError(e: unknown, plan: MaskPlan | undefined): BrokerError {

@@ -62,8 +62,12 @@ function fieldsOf(result: pg.QueryResult): ResultField[] {
   return result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
 }
 
-/** Cut rows so the result stays under `maxBytes` of cell text. */
-function capBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: boolean } {
+/**
+ * Cut rows so the result stays under `maxBytes` of cell text. The pipeline counts the cells the
+ * agent receives (after masking): counted on the server's text, where the cut falls would tell how
+ * long a masked value is.
+ */
+export function capBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: boolean } {
   let bytes = 0;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;

@@ -1002,7 +1002,7 @@ export class LineageWalker {
     const arrayConcat = op === '||' && this.maskedArray(out);
     // `masked || repeat('x', 1000000000)`: the 1 GB limit would measure the masked part.
     const unboundedConcat = op === '||' && ((this.masked(l).length > 0 && !boundedClear(e.rexpr)) || (this.masked(r).length > 0 && !boundedClear(e.lexpr)));
-    if (!builtin || arrayConcat || unboundedConcat || this.env.userImplicitCasts === true || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0)) {
+    if (!builtin || arrayConcat || unboundedConcat || this.env.userImplicitCasts === true || !isTotalOperator(e.kind, e.name, { present: e.lexpr !== undefined, masked: this.masked(l).length > 0 }, this.masked(r).length > 0, e.rexpr)) {
       this.fallible(out, op === undefined ? 'an operator' : `the operator ${op}`);
     }
     return out;

@@ -7,6 +7,7 @@ import type { Node } from '@pgsql/types';
 import type { MaskerName } from '../policy/schema.js';
 import { nameFromList, operatorsOfExpr } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
+import { explainOptionOn } from '../sql/classify.js';
 import { visitObjects } from './lineage-ast.js';
 import type { Analysis } from '../sql/types.js';
 import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
@@ -152,6 +153,12 @@ export async function planMasking(analysis: Analysis, policy: MaskingPolicyInput
   return planForRequest(outcome, policy);
 }
 
+/** EXPLAIN with ANALYZE on (anything not clearly off counts as on). */
+function explainsWithAnalyze(root: Node): boolean {
+  const explain = (root as { ExplainStmt?: { options?: unknown[] } }).ExplainStmt;
+  return explain !== undefined && (explain.options ?? []).some((o) => explainOptionOn(o, 'analyze'));
+}
+
 /** Trace the statement and decide: the plan's request-independent part, or the refusal. */
 async function tracePlan(root: Node, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<PlanOutcome> {
   const rules = rulesMap(policy);
@@ -161,6 +168,12 @@ async function tracePlan(root: Node, policy: MaskingPolicyInput, catalog: Column
   const reach: Lineage = { sources: reachSources, identity: false };
   const maskedInReach = maskedSources(reach, rules).length > 0;
   const reasons = maskedInReach ? traced.reasons : traced.reasons.filter((r) => r.code !== 'masked_lineage_unknown');
+  if (maskedInReach && explainsWithAnalyze(root)) {
+    reasons.push({
+      code: 'masked_column_in_fallible_expression',
+      message: 'EXPLAIN ANALYZE reports the memory, time and rows of the run, which depend on the masked values it touches. Run the statement itself, or EXPLAIN without ANALYZE.',
+    });
+  }
   if (reasons.length > 0) {
     return { refused: { message: `Masking refused the statement: ${reasons.map((r) => r.message).join(' ')}`, reasons } };
   }

@@ -64,6 +64,33 @@ function intConstant(n: Node | undefined): boolean {
   return u !== undefined && u[0] === 'A_Const' && u[1].ival !== undefined;
 }
 
+/**
+ * A constant regular expression without back-references. With one (`(a*)*\1`), matching can take
+ * time exponential in the subject, and the statement timeout would answer whether the masked
+ * subject makes it slow.
+ */
+export function plainRegex(node: Node | undefined): boolean {
+  const text = stringConst(node);
+  return text !== undefined && !/\\[1-9]/.test(text);
+}
+
+/** `regexp_like(x, pattern[, flags…])`: the masked value as the subject, a plain constant pattern, constants after it. */
+function plainPattern(args: readonly CallArg[]): boolean {
+  return plainRegex(args[1]?.node) && args.slice(1).every((a) => !a.masked && (stringConst(a.node) !== undefined || intConstant(a.node)));
+}
+
+/**
+ * A constant LIKE pattern that cannot fail: PostgreSQL raises "LIKE pattern must not end with escape
+ * character" only when matching gets that far, so a trailing lone backslash would answer whether the
+ * masked text starts with what comes before it. (A custom ESCAPE makes the pattern a call: refused.)
+ */
+function wellFormedLike(node: Node | undefined): boolean {
+  const text = stringConst(node);
+  if (text === undefined) return false;
+  const trailing = /\\+$/.exec(text)?.[0].length ?? 0;
+  return trailing % 2 === 0;
+}
+
 /** Longest replacement text accepted when a masked value is rewritten. */
 const MAX_REPLACEMENT = 64;
 
@@ -74,6 +101,8 @@ const MAX_REPLACEMENT = 64;
  * short replacement keep the output within a small multiple of the value.
  */
 function boundedReplacement(args: readonly CallArg[]): boolean {
+  // regexp_replace's pattern (the second argument) must be plain; replace's is matched literally.
+  if (args.length >= 3 && !plainRegex(args[1]?.node)) return false;
   return args.slice(1).every((a, i) => {
     const text = stringConst(a.node);
     return !a.masked && (text !== undefined ? i !== 1 || text.length <= MAX_REPLACEMENT : intConstant(a.node));
@@ -103,9 +132,9 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   // value into an error/no-error oracle. So regexp_match and regexp_substr (NULL when nothing
   // matches), substring with a pattern (the same), array_length (NULL for an empty array) and
   // string_to_array (its length) are refused.
-  ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', [0, 2]], ['rpad', [0, 2]],
+  ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', FIRST], ['rpad', FIRST],
   ['replace', boundedReplacement], ['translate', FIRST], ['split_part', FIRST],
-  ['regexp_replace', boundedReplacement], ['regexp_like', FIRST], ['regexp_count', FIRST], ['regexp_instr', FIRST],
+  ['regexp_replace', boundedReplacement], ['regexp_like', plainPattern], ['regexp_count', plainPattern], ['regexp_instr', plainPattern],
   ['to_char', FIRST], ['encode', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
   ['format', formatIsTotal], ['convert_to', convertToUtf8],
   // JSON / XML / row constructors
@@ -166,14 +195,18 @@ const STRING_SIDE_OPERATORS = new Set(['~', '~*', '!~', '!~*', '~~', '~~*', '!~~
 const COMPARING_KINDS = new Set(['AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT', 'AEXPR_IN', 'AEXPR_BETWEEN', 'AEXPR_NOT_BETWEEN', 'AEXPR_BETWEEN_SYM', 'AEXPR_NOT_BETWEEN_SYM', 'AEXPR_NULLIF']);
 const OPERATOR_KINDS = new Set(['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL', 'AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR']);
 
-/** Whether an operator expression cannot fail whatever its masked operands are. */
-export function isTotalOperator(kind: string | undefined, name: unknown, left: { present: boolean; masked: boolean }, rightMasked: boolean): boolean {
+/** Whether an operator expression cannot fail whatever its masked operands are (`right`: the right operand, for pattern checks). */
+export function isTotalOperator(kind: string | undefined, name: unknown, left: { present: boolean; masked: boolean }, rightMasked: boolean, right?: Node): boolean {
   if (kind !== undefined && COMPARING_KINDS.has(kind)) return true;
   if (kind === undefined || !OPERATOR_KINDS.has(kind)) return false;
   if (!left.present) return false; // prefix operators: -x, |/x, @x …
   const op = stringsOf(name).at(-1) ?? '';
   if (TOTAL_OPERATORS.has(op)) return true;
-  if (STRING_SIDE_OPERATORS.has(op)) return !rightMasked;
+  if (STRING_SIDE_OPERATORS.has(op)) {
+    if (rightMasked) return false;
+    // ~ ~* !~ !~* match a regular expression (SIMILAR TO too); the ~~ forms are LIKE.
+    return op.includes('~~') ? wellFormedLike(right) : plainRegex(right);
+  }
   return false;
 }
 

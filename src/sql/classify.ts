@@ -364,7 +364,7 @@ function classifyExplain(node: Record<string, unknown>): Classification {
  * Whether an EXPLAIN option is switched on. PostgreSQL accepts true/false/on/off/yes/no/1/0 and
  * unique prefixes; anything we cannot read as clearly off counts as on (fail closed).
  */
-function explainOptionOn(option: unknown, name: string): boolean {
+export function explainOptionOn(option: unknown, name: string): boolean {
   const def = (option as { DefElem?: { defname?: unknown; arg?: unknown } } | null)?.DefElem;
   if (def === undefined || typeof def.defname !== 'string' || def.defname.toLowerCase() !== name) return false;
   const arg = def.arg as { String?: { sval?: unknown }; Integer?: { ival?: unknown }; Boolean?: { boolval?: unknown }; A_Const?: Record<string, unknown> } | undefined;

@@ -47,3 +47,18 @@ export async function createDemoDatabase(prefix = 'qbtest'): Promise<TestDatabas
     },
   };
 }
+
+/**
+ * Hold a cluster-wide advisory lock for the life of a test file. JIT roles are cluster-wide and a
+ * sweep drops every expired one, so two files that create and sweep them would drop each other's:
+ * they take this lock to run one after the other. Returns the release function.
+ */
+export async function holdClusterLock(name: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+  await client.connect();
+  await client.query('select pg_advisory_lock(hashtext($1))', [name]);
+  return async () => {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [name]).catch(() => {});
+    await client.end().catch(() => {});
+  };
+}

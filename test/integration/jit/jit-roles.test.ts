@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
-import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
+import { createDemoDatabase, holdClusterLock, type TestDatabase } from '../../helpers/db.js';
 import { createJitRole, dropJitRole, runAsJitRole, sweepExpiredJitRoles, isJitRoleName } from '../../../src/db/jit.js';
 import type { Queryable } from '../../../src/db/types.js';
 
@@ -11,7 +11,9 @@ describe('just-in-time roles on a real PostgreSQL', () => {
   let adminUser: string;
   let target: { host: string; port: number; database: string; ssl: boolean };
 
+  let releaseJitLock: (() => Promise<void>) | undefined;
   beforeAll(async () => {
+    releaseJitLock = await holdClusterLock('qb-tests-jit-roles');
     db = await createDemoDatabase();
     admin = new pg.Pool({ connectionString: db.adminUrl, max: 3 });
     admin.on('error', () => {}); // idle clients may be terminated by the tests' own role drops
@@ -20,6 +22,7 @@ describe('just-in-time roles on a real PostgreSQL', () => {
     target = { host: url.hostname, port: Number(url.port), database: db.name, ssl: false };
   });
   afterAll(async () => {
+    await releaseJitLock?.();
     await admin?.end();
     await db?.drop();
   });

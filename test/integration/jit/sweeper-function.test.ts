@@ -4,7 +4,7 @@ import pg from 'pg';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
+import { createDemoDatabase, holdClusterLock, type TestDatabase } from '../../helpers/db.js';
 import { createJitRole } from '../../../src/db/jit.js';
 import { demoPolicy } from '../../../src/local/demo.js';
 
@@ -15,13 +15,16 @@ describe('JIT sweeper timer function', () => {
   let registered: { name: string; options: TimerFunctionOptions } | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'qb-sweeper-'));
 
+  let releaseJitLock: (() => Promise<void>) | undefined;
   beforeAll(async () => {
+    releaseJitLock = await holdClusterLock('qb-tests-jit-roles');
     // The Functions host never runs in tests: capture the registration instead.
     vi.spyOn(app, 'timer').mockImplementation((name, options) => void (registered = { name, options }));
     await import('../../../functions/jit-sweeper.js');
     db = await createDemoDatabase();
   });
   afterAll(async () => {
+    await releaseJitLock?.();
     vi.restoreAllMocks();
     vi.unstubAllEnvs();
     rmSync(dir, { recursive: true, force: true });

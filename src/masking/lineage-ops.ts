@@ -21,8 +21,24 @@ export function derived(...parts: readonly Lineage[]): Lineage {
   if (count === 0) return NO_SOURCES;
   if (count === 1 && only && !only.identity) return only;
   const sources = new Set<ColumnKey>();
-  for (const p of parts) for (const s of p.sources) sources.add(s);
-  return { sources, identity: false };
+  let weight = 0;
+  for (const p of parts) {
+    if (p.sources.size === 0) continue;
+    weight += weightOf(p);
+    for (const s of p.sources) sources.add(s);
+  }
+  return weight > 1 ? { sources, identity: false, weight } : { sources, identity: false };
+}
+
+/** Copies of source bytes a value may hold (see Lineage.weight). */
+export function weightOf(l: Lineage): number {
+  return l.weight ?? 1;
+}
+
+/** The same value, grown by `factor` (an escaping function may double every character). */
+export function grown(l: Lineage, factor: number): Lineage {
+  if (l.sources.size === 0) return l;
+  return { sources: l.sources, identity: false, weight: weightOf(l) * factor };
 }
 
 /**
@@ -38,19 +54,20 @@ export function eitherOf(...parts: readonly Lineage[]): Lineage {
     for (const s of p.sources) sources.add(s);
   }
   if (sources.size === 0) return NO_SOURCES;
-  return { sources, identity };
+  const weight = Math.max(...parts.map(weightOf));
+  return weight > 1 ? { sources, identity, weight } : { sources, identity };
 }
 
 /** The same value, also known under these column names (a view's own columns). */
 export function alsoKnownAs(l: Lineage, keys: readonly ColumnKey[]): Lineage {
   const sources = new Set(l.sources);
   for (const k of keys) sources.add(k);
-  return { sources, identity: l.identity || l.sources.size === 0 };
+  return l.weight === undefined ? { sources, identity: l.identity || l.sources.size === 0 } : { sources, identity: l.identity || l.sources.size === 0, weight: l.weight };
 }
 
 /** Keep the sources, drop identity (casts that change the text, truncating types…). */
 export function changed(l: Lineage): Lineage {
-  return l.identity ? { sources: l.sources, identity: false } : l;
+  return l.identity ? { sources: l.sources, identity: false, ...(l.weight === undefined ? {} : { weight: l.weight }) } : l;
 }
 
 export function maskedSources(l: Lineage, rules: ReadonlyMap<ColumnKey, unknown>): ColumnKey[] {

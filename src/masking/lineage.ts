@@ -38,7 +38,7 @@ import type { Reason } from '../errors.js';
 import type { MaskerName } from '../policy/schema.js';
 import { nameFromList, operatorsOfExpr } from '../sql/names.js';
 import type { FunctionFacts, OperatorFacts, RelationInfo } from './catalog.js';
-import { alsoKnownAs, changed, columnValue, derived, eitherOf, maskedSources, NO_SOURCES } from './lineage-ops.js';
+import { alsoKnownAs, changed, columnValue, derived, eitherOf, grown, maskedSources, NO_SOURCES, weightOf } from './lineage-ops.js';
 import type { ColumnKey, Lineage, PlannedColumn } from './types.js';
 import { boundedClear, describeNode, isTotalCall, isTotalNode, isTotalOperator, TOTAL_WITHIN_GROUP, type CallArg } from './total.js';
 import {
@@ -149,6 +149,16 @@ function wholeOf(columns: readonly Column[]): Lineage {
 }
 
 const MAX_VIEW_DEPTH = 32;
+
+/** Most copies of masked bytes one value may hold (see Lineage.weight). */
+const MAX_WEIGHT = 64;
+
+/** Total functions whose output can be about twice their input or more (escaping, encoding, rewriting). */
+const GROWING_FUNCTIONS = new Set([
+  'quote_literal', 'quote_nullable', 'quote_ident', 'format', 'to_json', 'to_jsonb', 'array_to_json', 'row_to_json',
+  'json_build_array', 'jsonb_build_array', 'json_build_object', 'jsonb_build_object', 'encode', 'regexp_replace',
+  'replace', 'lpad', 'rpad', 'to_char', 'concat_ws', 'array_to_string', 'string_agg', 'json_agg', 'jsonb_agg',
+]);
 
 export class LineageWalker {
   private readonly reasons: Reason[] = [];
@@ -886,7 +896,7 @@ export class LineageWalker {
         return derived(...((body.items as Node[] | undefined) ?? []).map((i) => this.expr(i, scope)));
       default: {
         // Arrays, rows, NULL tests, COALESCE, GREATEST, XML/JSON constructors…: computed from their inputs.
-        const l = this.generic(body, scope);
+        const l = this.bounded(this.generic(body, scope), describeNode(type, body));
         if (!isTotalNode(type, body) || (type === 'A_ArrayExpr' && this.maskedArray(l))) this.fallible(l, describeNode(type, body));
         return l;
       }
@@ -996,7 +1006,7 @@ export class LineageWalker {
     const op = stringsOf(e.name).at(-1);
     if (e.kind === 'AEXPR_NULLIF') this.guard(derived(l, r), 'NULLIF (it branches on the value)');
     if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.guard(r, 'a division by a value computed from it (a division by zero would reveal it)');
-    const out = derived(l, r);
+    const out = this.bounded(derived(l, r), op === undefined ? 'an operator' : `the operator ${op}`);
     // A user-defined operator of that name may be the one the server picks: it runs user code.
     const builtin = operatorsOfExpr(e.kind, e.name).every((n) => this.env.operator(n)?.builtin === true);
     const arrayConcat = op === '||' && this.maskedArray(out);
@@ -1097,7 +1107,18 @@ export class LineageWalker {
     const arg0 = args[0];
     if (fname === 'count' && !f.agg_within_group && !f.agg_distinct && args.length === 1 && arg0 && (arg0.identity || arg0.sources.size === 0)) return NO_SOURCES;
     if (f.agg_star) return NO_SOURCES;
-    return derived(inputs, ...order);
+    const out = derived(inputs, ...order);
+    return this.bounded(GROWING_FUNCTIONS.has(fname) ? grown(out, 2) : out, `${fname}()`);
+  }
+
+  /**
+   * Refuse a value that may hold too many copies of masked bytes (nested concatenations, escaping):
+   * amplified, its size would reach the server's 1 GB limit, or its time the statement timeout,
+   * depending on how long the masked value is.
+   */
+  private bounded(l: Lineage, what: string): Lineage {
+    if (weightOf(l) > MAX_WEIGHT) this.fallible(l, `${what} (it repeats or grows the value ${weightOf(l)} times over; at most ${MAX_WEIGHT})`);
+    return l;
   }
 
   private subLink(s: SubLink, scope: Scope): Lineage {

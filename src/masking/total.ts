@@ -91,22 +91,30 @@ function wellFormedLike(node: Node | undefined): boolean {
   return trailing % 2 === 0;
 }
 
-/** Longest replacement text accepted when a masked value is rewritten. */
-const MAX_REPLACEMENT = 64;
+/** Every argument after the masked string is a constant (a string or an integer). */
+function constantsAfterFirst(args: readonly CallArg[]): boolean {
+  return args.slice(1).every((a) => !a.masked && (stringConst(a.node) !== undefined || intConstant(a.node)));
+}
 
 /**
- * `replace(x, from, to)` / `regexp_replace(x, pattern, to[, …])` with constants: the output grows
- * with the number of matches, and past the server's 1 GB limit it fails, so a huge replacement
- * (`repeat('x', 600000000)`) would make the error count matches in the masked value. Constants and a
- * short replacement keep the output within a small multiple of the value.
+ * `replace(x, from, to)` with constants and `to` no longer than `from`: the output never grows.
+ * Otherwise it would grow with the number of matches, and past the server's 1 GB limit (or the
+ * statement timeout) the error would count them.
  */
-function boundedReplacement(args: readonly CallArg[]): boolean {
-  // regexp_replace's pattern (the second argument) must be plain; replace's is matched literally.
-  if (args.length >= 3 && !plainRegex(args[1]?.node)) return false;
-  return args.slice(1).every((a, i) => {
-    const text = stringConst(a.node);
-    return !a.masked && (text !== undefined ? i !== 1 || text.length <= MAX_REPLACEMENT : intConstant(a.node));
-  });
+function nonGrowingReplace(args: readonly CallArg[]): boolean {
+  const from = stringConst(args[1]?.node);
+  const to = stringConst(args[2]?.node);
+  return constantsAfterFirst(args) && from !== undefined && to !== undefined && (from.length === 0 || to.length <= from.length);
+}
+
+/**
+ * `regexp_replace(x, pattern, to[, …])` with constants, a plain pattern and at most one character
+ * of replacement: matches may be empty, so the output may double, never more (the walker counts
+ * that in the value's weight).
+ */
+function boundedRegexpReplace(args: readonly CallArg[]): boolean {
+  const to = stringConst(args[2]?.node);
+  return constantsAfterFirst(args) && plainRegex(args[1]?.node) && to !== undefined && to.length <= 1;
 }
 
 /**
@@ -133,8 +141,8 @@ export const TOTAL_FUNCTIONS: ReadonlyMap<string, ArgRule> = new Map<string, Arg
   // matches), substring with a pattern (the same), array_length (NULL for an empty array) and
   // string_to_array (its length) are refused.
   ['substr', FIRST], ['substring', substringByPosition], ['left', FIRST], ['right', FIRST], ['lpad', FIRST], ['rpad', FIRST],
-  ['replace', boundedReplacement], ['translate', FIRST], ['split_part', FIRST],
-  ['regexp_replace', boundedReplacement], ['regexp_like', plainPattern], ['regexp_count', plainPattern], ['regexp_instr', plainPattern],
+  ['replace', nonGrowingReplace], ['translate', FIRST], ['split_part', FIRST],
+  ['regexp_replace', boundedRegexpReplace], ['regexp_like', plainPattern], ['regexp_count', plainPattern], ['regexp_instr', plainPattern],
   ['to_char', FIRST], ['encode', FIRST], ['cardinality', 'all'], ['array_to_string', 'all'],
   ['format', formatIsTotal], ['convert_to', convertToUtf8],
   // JSON / XML / row constructors

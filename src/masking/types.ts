@@ -27,6 +27,12 @@ export interface Lineage {
    * derived value (`reverse(card)`, `substr(email, 2)`) it would reveal other parts of the secret.
    */
   readonly identity: boolean;
+  /**
+   * How many copies of masked bytes the value may hold at most (1 when absent): concatenations add
+   * up, escaping functions double. Bounded, so nesting cannot amplify a value until the server's
+   * size limit or the statement timeout answers how long it is.
+   */
+  readonly weight?: number;
 }
 
 /** One output column of the planned statement, by position. */

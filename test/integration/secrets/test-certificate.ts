@@ -49,11 +49,21 @@ const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 const name = (cn: string) => seq(set(seq(oid('2.5.4.3'), utf8(cn))));
 const extension = (id: string, critical: boolean, value: Buffer) => seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
 
+/**
+ * A random serial whose DER INTEGER is minimal: a leading 0x00 byte before one below 0x80 is not
+ * valid DER, and OpenSSL then cannot parse the certificate (1 in 512 certificates failed this way).
+ */
+function serialNumber(): Buffer {
+  const serial = randomBytes(8);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  return serial;
+}
+
 function certificate(options: { subject: string; issuer: string; publicKey: KeyObject; signer: KeyObject; extensions: Buffer[] }): string {
   const now = Date.now();
   const tbs = seq(
     explicit(0, tlv(0x02, Buffer.from([2]))), // v3
-    positiveInteger(randomBytes(8)),
+    positiveInteger(serialNumber()),
     ECDSA_SHA256,
     name(options.issuer),
     seq(utcTime(new Date(now - 60_000)), utcTime(new Date(now + 24 * 3600_000))),

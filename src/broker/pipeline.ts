@@ -315,7 +315,7 @@ export class Broker {
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
       // The byte cap is applied below, to what the agent receives: masked cells at their masked size.
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: Number.MAX_SAFE_INTEGER, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: Number.MAX_SAFE_INTEGER, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append
@@ -373,6 +373,13 @@ export class Broker {
     return new BrokerError('internal_error', 'The statement failed unexpectedly; nothing was returned.', { cause: e });
   }
 }
+
+/**
+ * Room on top of the result byte cap for one row's wire framing (a length per field): the cap
+ * counts cell text, the row guard counts DataRow bytes. The guard is there for rows of hundreds of
+ * megabytes, not to cut at the exact cap.
+ */
+const ROW_FRAMING_ALLOWANCE = 64 * 1024;
 
 /** The volatile functions a statement may call: by name, and behind the operators it uses. */
 async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
 import type { Cell, ResultField } from './types.js';
+import { guardRowSize, type RowSizeGuard } from './row-size-guard.js';
 
 const require = createRequire(import.meta.url);
 // node-postgres' own conversion of parameter values to wire text (what client.query uses).
@@ -13,7 +15,7 @@ interface WireConnection {
   execute(msg: { portal: string; rows: number }): void;
   sync(): void;
   /** the socket: corked so the five messages leave in one write, as node-postgres' own Query does */
-  stream: { cork?: () => void; uncork?: () => void };
+  stream: Duplex;
 }
 
 export interface CappedReadResult {
@@ -42,10 +44,14 @@ export class CappedRead {
   private settled = false;
   private readonly values: unknown[];
 
+  private guard: RowSizeGuard | undefined;
+
   constructor(
     private readonly text: string,
     values: readonly unknown[],
     private readonly maxRows: number,
+    /** the longest single row accepted; a longer one ends the connection before it is buffered */
+    private readonly maxRowBytes: number = Number.MAX_SAFE_INTEGER,
   ) {
     this.values = values.map((v) => prepareValue(v));
     this.done = new Promise((resolve, reject) => {
@@ -55,6 +61,7 @@ export class CappedRead {
   }
 
   submit(connection: WireConnection): void {
+    this.guard = guardRowSize(connection.stream, this.maxRowBytes);
     connection.stream.cork?.();
     try {
       connection.parse({ text: this.text });
@@ -93,6 +100,11 @@ export class CappedRead {
 
   handleReadyForQuery(): void {
     this.settle();
+  }
+
+  /** the row size guard ended the connection (the error is then the connection's) */
+  get rowTooLarge(): boolean {
+    return this.guard?.tripped === true;
   }
 
   private settle(): void {

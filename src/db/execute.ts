@@ -14,6 +14,8 @@ export interface StatementRequest {
   /** rows returned at most; one more is read to know whether the result was truncated */
   maxRows: number;
   maxBytes: number;
+  /** reads: the longest single row accepted (a longer one ends the connection before it is buffered) */
+  maxRowBytes?: number;
   /** reads stream through a cursor and stop at the cap; writes run to completion */
   mode: 'read' | 'write';
   /** aborting drops the connection; the server then cancels the statement (client_connection_check_interval) */
@@ -86,6 +88,11 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
   } catch (e) {
     throw new BrokerError('dependency_unavailable', 'The database cannot be reached right now; nothing was executed. Retry in a moment.', { cause: e });
   }
+  // A checked-out client has no 'error' listener (pg-pool removes its idle one): a connection that
+  // dies mid-statement (server restart, network, the row size guard) would otherwise be an uncaught
+  // 'error' event that ends the process. The statement itself gets the error through its query.
+  const onClientError = (): void => {};
+  client.on('error', onClientError);
   let broken: Error | undefined;
   const onAbort = () => {
     broken = new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
@@ -102,9 +109,18 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     let more = false;
     if (req.mode === 'read') {
       // One round trip; the server stops at maxRows + 1 (the extra row says "truncated").
-      const read = new CappedRead(req.sql, req.params, req.maxRows + 1);
+      const read = new CappedRead(req.sql, req.params, req.maxRows + 1, req.maxRowBytes);
       client.query(read as unknown as pg.QueryConfig);
-      const r = await read.done;
+      const r = await read.done.catch((e: unknown) => {
+        if (!read.rowTooLarge) throw e;
+        broken = new BrokerError(
+          'query_failed',
+          `A row of the result is larger than this profile allows (${req.maxRowBytes} bytes); nothing was returned. Select fewer or shorter columns.`,
+          { cause: e },
+        );
+        client.release(broken);
+        throw broken;
+      });
       ({ fields, rows, command } = r);
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);
@@ -144,6 +160,7 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     throw broken ?? toFailure(e);
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
+    client.removeListener('error', onClientError);
     if (!broken) client.release();
   }
 }

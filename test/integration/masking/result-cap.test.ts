@@ -48,3 +48,23 @@ describe('result byte cap', () => {
     expect(r.body.rowCount).toBe(1);
   });
 });
+
+describe('a single row over the limit', () => {
+  it('ends that connection before the row is buffered, answers 422, and the next reads work', async () => {
+    const big = await b.query({ connection: 'sales', sql: `select repeat('x', ${CAP + 200_000}) as big` });
+    expect(big.status, JSON.stringify(big.body)).toBe(422);
+    expect(big.body.error.code).toBe('query_failed');
+    expect(big.body.error.message).toMatch(/larger than this profile allows/);
+    for (let i = 0; i < 3; i++) {
+      const next = await b.query({ connection: 'sales', sql: 'select id from customers order by id limit 2' });
+      expect(next.status, JSON.stringify(next.body)).toBe(200);
+      expect(next.body.rows).toEqual([[1], [2]]);
+    }
+  });
+
+  it('lets rows under the limit through on a connection the guard already watches', async () => {
+    const r = await b.query({ connection: 'sales', sql: `select repeat('y', ${CAP - 10}) as fits` });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.rows[0][0]).toHaveLength(CAP - 10);
+  });
+});

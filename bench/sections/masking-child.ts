@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const principal = await b.principal('bench-bulk', ['Bench.Bulk']);
     const resolved = resolveProfile(policy, principal, 'sales');
     const handle = await b.runtime.connections.pool('sales', resolved.name, resolved.profile, 'read');
-    const exec = () => executeStatement(handle, { sql: WIDE_SQL, params: [], maxRows: resolved.profile.maxRows, maxBytes: resolved.profile.maxResultBytes, mode: 'read' });
+    const exec = () => executeStatement(handle, { sql: WIDE_SQL, params: [], maxRows: resolved.profile.maxRows, maxRowBytes: resolved.profile.maxResultBytes, mode: 'read' });
 
     if (mode === 'mask') {
       const analysis = analyzeSql(WIDE_SQL);

@@ -240,7 +240,7 @@ async function replayRead(ctx: BenchContext, b: InProcessBroker, principal: Prin
   const catalog = connections.columnCatalog('sales');
   const plan = await planMasking(analysis, input, catalog);
   const handle = await connections.pool('sales', resolved.name, resolved.profile, 'read');
-  const exec = () => executeStatement(handle, { sql, params: [], maxRows: resolved.profile.maxRows, maxBytes: resolved.profile.maxResultBytes, mode: 'read' });
+  const exec = () => executeStatement(handle, { sql, params: [], maxRows: resolved.profile.maxRows, maxRowBytes: resolved.profile.maxResultBytes, mode: 'read' });
   const sampleExec = await exec();
 
   const steps: { step: string; s: LoopSummary }[] = [];

@@ -314,8 +314,8 @@ export class Broker {
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
-      // The byte cap is applied below, to what the agent receives: masked cells at their masked size.
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxBytes: Number.MAX_SAFE_INTEGER, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      // The result's byte cap is applied below, to what the agent receives: masked cells at their masked size.
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append

@@ -13,8 +13,10 @@ export interface StatementRequest {
   params: unknown[];
   /** rows returned at most; one more is read to know whether the result was truncated */
   maxRows: number;
-  maxBytes: number;
-  /** reads: the longest single row accepted (a longer one ends the connection before it is buffered) */
+  /**
+   * reads: the longest single row accepted (a longer one ends the connection before it is
+   * buffered). The byte cap of the whole result is the caller's, on what the agent receives (capBytes).
+   */
   maxRowBytes?: number;
   /** reads stream through a cursor and stop at the cap; writes run to completion */
   mode: 'read' | 'write';
@@ -65,9 +67,9 @@ function fieldsOf(result: pg.QueryResult): ResultField[] {
 }
 
 /**
- * Cut rows so the result stays under `maxBytes` of cell text. The pipeline counts the cells the
- * agent receives (after masking): counted on the server's text, where the cut falls would tell how
- * long a masked value is.
+ * Cut rows so the result stays under `maxBytes` of cell text. Applied by the pipeline to the cells
+ * the agent receives (after masking): counted on the server's text, where the cut falls would tell
+ * how long a masked value is.
  */
 export function capBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: boolean } {
   let bytes = 0;
@@ -147,12 +149,11 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);
     }
-    const capped = capBytes(rows, req.maxBytes);
     return {
       fields,
-      rows: capped.rows,
-      rowCount: req.mode === 'read' ? capped.rows.length : (affected ?? capped.rows.length),
-      truncated: more || capped.cut,
+      rows,
+      rowCount: req.mode === 'read' ? rows.length : (affected ?? rows.length),
+      truncated: more,
       command,
       durationMs: performance.now() - started,
     };

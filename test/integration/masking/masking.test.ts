@@ -7,17 +7,10 @@ import { isBrokerError } from '../../../src/errors.js';
 import type { Cell, DatabaseErrorInfo, Queryable, ResultField } from '../../../src/db/types.js';
 import { applyMasking, createColumnCatalog, planMasking, prepareOrigins, sanitizeDatabaseError, type ColumnCatalog, type MaskingPolicyInput } from '../../../src/masking/index.js';
 import { MASKED_CASES, MASKING_TEST_SETUP, REFUSED_CASES } from '../../unit/masking/evasion-cases.js';
+import { DEMO_MASKING } from '../../unit/masking/static-catalog.js';
 import { leaksIn, PLANTED } from './planted.js';
 
-const POLICY: MaskingPolicyInput = {
-  rules: [
-    { column: 'public.customers.email', with: 'email' },
-    { column: 'public.customers.card_number', with: 'last4' },
-    { column: 'public.customers.ssn', with: 'redact' },
-  ],
-  detectors: ['pan', 'email', 'ssn', 'secrets'],
-  exempt: false,
-};
+const POLICY: MaskingPolicyInput = DEMO_MASKING;
 
 /** Cells as the server's text, exactly as the executor reads them. */
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };

@@ -27,7 +27,7 @@ beforeAll(async () => {
     insert into qb_agent_read.sp_orders values ('${PLANTED}');
     grant select on qb_agent_read.sp_orders to qb_agent_read;
     create function public.sp_touch() returns int language sql immutable as 'select 1';
-    create function qb_agent_read.sp_touch() returns int language sql volatile as 'select 2';
+    create function qb_agent_read.sp_touch() returns int language sql volatile as 'select pg_advisory_lock(731001)::text::int + 2';
     grant execute on function public.sp_touch(), qb_agent_read.sp_touch() to qb_agent_read;
   `);
 });
@@ -59,5 +59,8 @@ describe('names resolve on the search_path of the profile role', () => {
     const r = await b.query({ connection: 'sales', sql: 'select sp_touch()' });
     expect(r.status, JSON.stringify(r.body)).toBe(403);
     expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('volatile_function');
+    // …and it did not run: its session-level advisory lock is held by no one.
+    const locks = await b.db.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 731001");
+    expect(locks.rows[0]!.n).toBe(0);
   });
 });

@@ -28,7 +28,9 @@ beforeAll(async () => {
     create table public.qb_op_calls (n int);
     create function public.qb_side_effect(int, int) returns int language sql volatile as 'insert into public.qb_op_calls values (1) returning 1';
     create operator public.### (leftarg = int, rightarg = int, function = public.qb_side_effect);
-    grant execute on function public.qb_oracle_cat(text, int), public.qb_oracle_eq(text, int), public.qb_side_effect(int, int) to qb_agent_read;
+    create function public.qb_locking_step(int, int) returns int language sql volatile as 'select coalesce($1, 0) + $2 + (pg_advisory_lock(731002)::text = '''')::int';
+    create aggregate public.qb_locking_sum(int) (sfunc = public.qb_locking_step, stype = int);
+    grant execute on function public.qb_oracle_cat(text, int), public.qb_oracle_eq(text, int), public.qb_side_effect(int, int), public.qb_locking_step(int, int), public.qb_locking_sum(int) to qb_agent_read;
   `);
 });
 
@@ -70,6 +72,17 @@ describe('user-defined operators', () => {
     expect(reasons.map((x) => x.message).join(' ')).toContain('qb_side_effect');
     const calls = await b.db.query('select count(*)::int as n from public.qb_op_calls');
     expect(calls.rows[0]!.n).toBe(0);
+  });
+});
+
+describe('aggregates', () => {
+  it('refuses an aggregate whose transition function is volatile, and it did not run', async () => {
+    expect((await b.db.query("select provolatile from pg_proc where proname = 'qb_locking_sum'")).rows[0]!.provolatile).toBe('i'); // what pg_proc says
+    const r = await b.query({ connection: 'sales', sql: 'select qb_locking_sum(id) from customers' });
+    expect(r.status, JSON.stringify(r.body)).toBe(403);
+    expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('volatile_function');
+    const locks = await b.db.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 731002");
+    expect(locks.rows[0]!.n).toBe(0);
   });
 });
 

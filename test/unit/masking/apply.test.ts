@@ -4,17 +4,9 @@ import { loadSqlParser } from '../../../src/sql/parser.js';
 import { isBrokerError } from '../../../src/errors.js';
 import type { Cell, ResultField } from '../../../src/db/types.js';
 import { applyMasking, planMasking, prepareOrigins, type MaskingPolicyInput } from '../../../src/masking/index.js';
-import { staticCatalog } from './static-catalog.js';
+import { DEMO_MASKING, staticCatalog } from './static-catalog.js';
 
-const POLICY: MaskingPolicyInput = {
-  rules: [
-    { column: 'public.customers.email', with: 'email' },
-    { column: 'public.customers.card_number', with: 'last4' },
-    { column: 'public.customers.ssn', with: 'redact' },
-  ],
-  detectors: ['pan', 'email', 'ssn', 'secrets'],
-  exempt: false,
-};
+const POLICY: MaskingPolicyInput = DEMO_MASKING;
 
 const TEXT = 25;
 const INT4 = 23;

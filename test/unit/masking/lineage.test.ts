@@ -3,18 +3,10 @@ import { analyzeSql } from '../../../src/sql/analyze.js';
 import { loadSqlParser } from '../../../src/sql/parser.js';
 import { isBrokerError } from '../../../src/errors.js';
 import { chooseMasker, planMasking, type MaskPlan, type MaskingPolicyInput } from '../../../src/masking/index.js';
-import { staticCatalog } from './static-catalog.js';
+import { DEMO_MASKING, staticCatalog } from './static-catalog.js';
 import { MASKED_CASES, REFUSED_CASES } from './evasion-cases.js';
 
-const POLICY: MaskingPolicyInput = {
-  rules: [
-    { column: 'public.customers.email', with: 'email' },
-    { column: 'public.customers.card_number', with: 'last4' },
-    { column: 'public.customers.ssn', with: 'redact' },
-  ],
-  detectors: ['pan', 'email', 'ssn', 'secrets'],
-  exempt: false,
-};
+const POLICY: MaskingPolicyInput = DEMO_MASKING;
 
 beforeAll(async () => {
   await loadSqlParser();

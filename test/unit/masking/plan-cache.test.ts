@@ -5,17 +5,9 @@ import { isBrokerError } from '../../../src/errors.js';
 import type { Cell, ResultField } from '../../../src/db/types.js';
 import { applyMasking, planMasking, prepareOrigins, type ColumnCatalog, type MaskingPolicyInput, type MaskPlan } from '../../../src/masking/index.js';
 import { cachedPlanCount, PLAN_CACHE_ENTRIES } from '../../../src/masking/plan-cache.js';
-import { staticCatalog } from './static-catalog.js';
+import { DEMO_MASKING, staticCatalog } from './static-catalog.js';
 
-const policy = (): MaskingPolicyInput => ({
-  rules: [
-    { column: 'public.customers.email', with: 'email' },
-    { column: 'public.customers.card_number', with: 'last4' },
-    { column: 'public.customers.ssn', with: 'redact' },
-  ],
-  detectors: ['pan', 'email', 'ssn', 'secrets'],
-  exempt: false,
-});
+const policy = (): MaskingPolicyInput => ({ ...DEMO_MASKING, rules: [...DEMO_MASKING.rules] });
 
 const TEXT = 25;
 const CUSTOMERS = 16001;

@@ -2,6 +2,7 @@
  * An in-memory ColumnCatalog with the demo schema (customers, orders) and two views, so lineage can
  * be unit-tested without a server. The integration tests run the same walker on the real catalog.
  */
+import type { MaskingPolicyInput } from '../../../src/masking/types.js';
 import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../../../src/masking/catalog.js';
 
 function table(oid: number, name: string, columns: string[], kind = 'r', definition?: string): RelationInfo {
@@ -66,3 +67,14 @@ export function staticCatalog(): ColumnCatalog & { lookups: number } {
   };
   return catalog;
 }
+
+/** The demo policy's masking rules with every detector: what the masking tests plan against. */
+export const DEMO_MASKING: MaskingPolicyInput = Object.freeze<MaskingPolicyInput>({
+  rules: [
+    { column: 'public.customers.email', with: 'email' },
+    { column: 'public.customers.card_number', with: 'last4' },
+    { column: 'public.customers.ssn', with: 'redact' },
+  ],
+  detectors: ['pan', 'email', 'ssn', 'secrets'],
+  exempt: false,
+});

@@ -148,13 +148,12 @@ async function initdb(b: Binaries, dataDir: string, pwFile: string, ids: { uid?:
 }
 
 function cannotRun(b: Binaries, e: NodeJS.ErrnoException, ids: { uid?: number }): LocalPostgresError {
-  const who = ids.uid === undefined ? `user ${userInfo().username}` : 'the `postgres` OS user it runs as under root';
-  if (e.code === 'EACCES' || e.code === 'ENOENT') {
+  if (e.code === 'EACCES' && ids.uid !== undefined) {
     return new LocalPostgresError(
-      `Embedded PostgreSQL cannot run ${b.initdb} (${e.code}): ${who} cannot reach it; make ${dirname(b.root)} and the temporary directory (${tmpdir()}) readable for that user, ${USE_EXISTING}.`,
+      `Embedded PostgreSQL cannot start: it runs as the \`postgres\` OS user under root, and that user cannot reach ${b.initdb} (EACCES); point TMPDIR at a directory it can read (the binaries are copied there), ${USE_EXISTING}.`,
     );
   }
-  return new LocalPostgresError(`Embedded PostgreSQL could not start (${e.code ?? e.message}); ${USE_EXISTING}.`);
+  return new LocalPostgresError(`Embedded PostgreSQL cannot run ${b.initdb} (${e.code ?? e.message}): run npm ci again, ${USE_EXISTING}.`);
 }
 
 /**

@@ -21,7 +21,7 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 }
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
-  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule] = await Promise.all([
+  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule] = await Promise.all([
     import('../src/broker/runtime.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
@@ -33,6 +33,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     import('../src/secrets/key-vault.js'),
     import('../src/log.js'),
     import('../src/approval/azure.js'),
+    import('../src/identity/audience.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   if (!policy.tenant) throw new Error('The policy file must set `tenant` (the Entra tenant id) when running in Azure.');
@@ -41,7 +42,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
   const vaultUrl = readSetting('QB_KEY_VAULT_URL');
   const logger = log.createJsonLogger();
   const verifier = verify.createTokenVerifier({
-    audience: policy.audience,
+    audience: audienceModule.audiencesOf(policy.audience),
     issuers: verify.entraIssuers(policy.tenant),
     tenant: policy.tenant,
     keys: jose.createRemoteJWKSet(verify.entraJwksUrl(policy.tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),

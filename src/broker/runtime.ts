@@ -9,6 +9,7 @@ import { createApp, type AppDeps, type BrokerApp } from '../http/app.js';
 import { loadSqlParser } from '../sql/parser.js';
 import { withEventPublishing } from '../audit/publishing-log.js';
 import { entraIssuers } from '../identity/verify.js';
+import { primaryAudience } from '../identity/audience.js';
 import { createSchemaDiscovery, registerConnectionRoutes } from '../http/routes/connections.js';
 import { registerSessionRoutes } from '../http/routes/sessions.js';
 import { registerWellKnownRoutes } from '../http/routes/well-known.js';
@@ -58,7 +59,7 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
   const routes: NonNullable<AppDeps['routes']> = [
     (app, auth) => registerConnectionRoutes(app, auth, { broker, schema }),
     (app, auth) => registerSessionRoutes(app, auth, { broker }),
-    (app, auth) => registerWellKnownRoutes(app, auth, { audience: o.policy.audience, authorizationServers }),
+    (app, auth) => registerWellKnownRoutes(app, auth, { audience: primaryAudience(o.policy.audience), authorizationServers }),
     (app, auth) => registerMcpRoutes(app, auth, { broker, schema }),
     ...(o.routes ?? []),
   ];

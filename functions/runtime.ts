@@ -21,11 +21,11 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 }
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
-  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule] = await Promise.all([
+  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule, entraTokens] = await Promise.all([
     import('../src/broker/runtime.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
-    import('@azure/identity'),
+    import('../src/identity/azure-credential.js'),
     import('jose'),
     import('../src/identity/verify.js'),
     import('../src/audit/blob-log.js'),
@@ -34,11 +34,11 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     import('../src/log.js'),
     import('../src/approval/azure.js'),
     import('../src/identity/audience.js'),
+    import('../src/secrets/entra-token.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   if (!policy.tenant) throw new Error('The policy file must set `tenant` (the Entra tenant id) when running in Azure.');
-  const clientId = readSetting('AZURE_CLIENT_ID');
-  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  const credential = identity.azureCredential();
   const vaultUrl = readSetting('QB_KEY_VAULT_URL');
   const logger = log.createJsonLogger();
   const verifier = verify.createTokenVerifier({
@@ -56,7 +56,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     events: events.createServiceBusPublisher({ credential, logger }),
     secrets: vaultUrl ? secrets.createKeyVaultSecretProvider({ vaultUrl, credential }) : (await import('../src/secrets/env.js')).createEnvSecretProvider(),
     log: logger,
-    entraToken: async () => (await credential.getToken('https://ossrdbms-aad.database.windows.net/.default')).token,
+    entraToken: entraTokens.createEntraTokenSource(credential),
     approvals: approvals.starter,
     routes: approvals.routes,
   });

@@ -76,5 +76,11 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     approvals: approvals.starter,
     routes: approvals.routes,
     ...(devIssuer ? { devIssuer } : {}),
+    // GET /api/health?deep=1: qb doctor's checks with the app's own identity and settings.
+    deepHealth: (await import('../src/doctor/deep-health.js')).createDeepHealth({
+      policy,
+      verifier,
+      doctor: async () => (await import('../src/doctor/from-settings.js')).doctorFromSettings(process.env),
+    }),
   });
 }

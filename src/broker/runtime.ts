@@ -28,6 +28,7 @@ export interface RuntimeOptions {
   hashKey?: Uint8Array;
   approvals?: ApprovalStarter;
   routes?: AppDeps['routes'];
+  deepHealth?: AppDeps['deepHealth'];
 }
 
 export interface BrokerRuntime {
@@ -69,6 +70,7 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
     log: o.log,
     health: async () => ({ audit: (await o.audit.ping().catch(() => false)) ? 'ok' : 'unavailable', policy: 'ok' }),
     ...(o.devIssuer ? { devIssuer: o.devIssuer } : {}),
+    ...(o.deepHealth ? { deepHealth: o.deepHealth } : {}),
     routes,
   });
   return { app, broker, connections, close: () => connections.close() };

@@ -136,6 +136,24 @@ describe('dist/functions/index.js under a stand-in Functions host', () => {
     expect(r.json.dependencies).toMatchObject({ audit: 'ok' });
   });
 
+  it('GET /api/health?deep=1 runs the doctor for auditors only', async () => {
+    expect((await call('GET', '/api/health?deep=1')).status).toBe(401);
+    const agent = await token('func-agent', ['Query.Read']);
+    const refused = await call('GET', '/api/health?deep=1', { token: agent });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('forbidden');
+    const auditor = await token('func-auditor', ['Audit.Read'], 'user');
+    const deep = await call('GET', '/api/health?deep=1', { token: auditor });
+    expect(deep.status, deep.text).toBe(200);
+    const by = new Map((deep.json.checks as { check: string; status: string }[]).map((l) => [l.check, l.status]));
+    expect(by.get('audit.append')).toBe('ok');
+    expect(by.get('connection.sales')).toBe('ok');
+    expect(by.get('connection.sales.agent-read')).toBe('ok');
+    expect(by.get('keyvault')).toBe('skipped');
+    expect(by.get('servicebus')).toBe('skipped');
+    expect(deep.text).not.toContain(db.brokerPassword);
+  });
+
   it('a query with a streamed JSON body runs against PostgreSQL; a forged token is refused', async () => {
     const agent = await token('func-agent', ['Query.Read']);
     const r = await call('POST', '/api/query', { token: agent, body: { connection: 'sales', sql: 'select id, status from orders order by id limit 3' } });

@@ -20,16 +20,14 @@ function getApprovalActivities(): Promise<ApprovalActivities> {
 }
 
 async function buildApprovalActivities(): Promise<ApprovalActivities> {
-  const [runtime, { createAzureApprovalActivities }, identity, { createSecretProviderFromSettings }, { createEntraTokenSource }, { readSetting }] = await Promise.all([
+  const [runtime, { createAzureApprovalActivities }, { azureCredential }, { createSecretProviderFromSettings }, { createEntraTokenSource }] = await Promise.all([
     getAzureRuntime(),
     import('../src/approval/azure.js'),
-    import('@azure/identity'),
+    import('../src/identity/azure-credential.js'),
     import('../src/secrets/from-settings.js'),
     import('../src/secrets/entra-token.js'),
-    import('../src/settings.js'),
   ]);
-  const clientId = readSetting('AZURE_CLIENT_ID');
-  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  const credential = azureCredential();
   return createAzureApprovalActivities({
     broker: runtime.broker,
     audit: runtime.broker.deps.audit,

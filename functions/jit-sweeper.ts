@@ -3,8 +3,8 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 /** Every 5 minutes: drop just-in-time roles that a crashed run left behind (their VALID UNTIL has passed). */
 async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise<void> {
   // Loaded here, off the cold-start path of the Functions entry.
-  const [{ DefaultAzureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }] = await Promise.all([
-    import('@azure/identity'),
+  const [{ azureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }] = await Promise.all([
+    import('../src/identity/azure-credential.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
     import('../src/secrets/from-settings.js'),
@@ -12,7 +12,7 @@ async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise
     import('../src/db/jit.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
-  const credential = new DefaultAzureCredential();
+  const credential = azureCredential();
   const deps = { secrets: createSecretProviderFromSettings({ credential }), entraToken: createEntraTokenSource(credential) };
   const reports = await sweepJitRolesOnConnections(policy.connections, deps, new Date());
   for (const report of reports) {

@@ -7,15 +7,13 @@ import type { ApprovalNotifier } from '../src/approval/notification.js';
 let notifier: Promise<ApprovalNotifier> | undefined;
 
 async function buildNotifier(): Promise<ApprovalNotifier> {
-  const [{ createTeamsWebhookNotifier, teamsWebhookUrlFromSettings }, { createSecretProviderFromSettings }, { createJsonLogger }, identity, { readSetting }] = await Promise.all([
+  const [{ createTeamsWebhookNotifier, teamsWebhookUrlFromSettings }, { createSecretProviderFromSettings }, { createJsonLogger }, { azureCredential }] = await Promise.all([
     import('../src/approval/teams-notifier.js'),
     import('../src/secrets/from-settings.js'),
     import('../src/log.js'),
-    import('@azure/identity'),
-    import('../src/settings.js'),
+    import('../src/identity/azure-credential.js'),
   ]);
-  const clientId = readSetting('AZURE_CLIENT_ID');
-  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  const credential = azureCredential();
   return createTeamsWebhookNotifier({ webhookUrl: teamsWebhookUrlFromSettings(createSecretProviderFromSettings({ credential })), log: createJsonLogger() });
 }
 

@@ -6,6 +6,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DurableClient } from 'durable-functions';
 import type { BrokerRuntime } from '../src/broker/runtime.js';
+import type { IdentityVerifier } from '../src/broker/ports.js';
+import type { DevIssuer } from '../src/identity/dev-issuer.js';
 
 /** The durable client of the current HTTP invocation (the approval starter reads it). */
 export const durableClientScope = new AsyncLocalStorage<DurableClient>();
@@ -21,11 +23,11 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 }
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
-  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule] = await Promise.all([
+  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule, entraTokens, localDev] = await Promise.all([
     import('../src/broker/runtime.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
-    import('@azure/identity'),
+    import('../src/identity/azure-credential.js'),
     import('jose'),
     import('../src/identity/verify.js'),
     import('../src/audit/blob-log.js'),
@@ -33,19 +35,34 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     import('../src/secrets/key-vault.js'),
     import('../src/log.js'),
     import('../src/approval/azure.js'),
+    import('../src/identity/audience.js'),
+    import('../src/secrets/entra-token.js'),
+    import('../src/identity/local-dev-issuer.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
-  if (!policy.tenant) throw new Error('The policy file must set `tenant` (the Entra tenant id) when running in Azure.');
-  const clientId = readSetting('AZURE_CLIENT_ID');
-  const credential = clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.DefaultAzureCredential();
+  // func start on a developer machine may ask for the local dev issuer (never on App Service).
+  const devMode = localDev.localDevIssuerEnabled();
+  if (!devMode && !policy.tenant) throw new Error('The policy file must set `tenant` (the Entra tenant id) when running in Azure.');
+  const credential = identity.azureCredential();
   const vaultUrl = readSetting('QB_KEY_VAULT_URL');
   const logger = log.createJsonLogger();
-  const verifier = verify.createTokenVerifier({
-    audience: policy.audience,
-    issuers: verify.entraIssuers(policy.tenant),
-    tenant: policy.tenant,
-    keys: jose.createRemoteJWKSet(verify.entraJwksUrl(policy.tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
-  });
+  const audiences = audienceModule.audiencesOf(policy.audience);
+  let verifier: IdentityVerifier;
+  let devIssuer: DevIssuer | undefined;
+  if (devMode) {
+    const base = (readSetting('QB_PUBLIC_BASE_URL') ?? 'http://localhost:7071').replace(/\/+$/, '');
+    devIssuer = await (await import('../src/identity/dev-issuer.js')).createDevIssuer({ issuer: `${base}/api/dev`, audience: audienceModule.primaryAudience(policy.audience) });
+    verifier = verify.createTokenVerifier({ audience: audiences, issuers: [devIssuer.issuer], keys: jose.createLocalJWKSet(devIssuer.jwks()) });
+    logger.warn(`${localDev.LOCAL_DEV_ISSUER_SETTING}=true: tokens from ${devIssuer.issuer} are trusted (func start only)`);
+  } else {
+    const tenant = policy.tenant as string;
+    verifier = verify.createTokenVerifier({
+      audience: audiences,
+      issuers: verify.entraIssuers(tenant),
+      tenant,
+      keys: jose.createRemoteJWKSet(verify.entraJwksUrl(tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
+    });
+  }
   const auditLog = audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger });
   const approvals = approvalsModule.createAzureApprovals({ policy, audit: auditLog, verifier, log: logger, credential, durableClient: () => durableClientScope.getStore() });
   return await createBrokerRuntime({
@@ -55,8 +72,15 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     events: events.createServiceBusPublisher({ credential, logger }),
     secrets: vaultUrl ? secrets.createKeyVaultSecretProvider({ vaultUrl, credential }) : (await import('../src/secrets/env.js')).createEnvSecretProvider(),
     log: logger,
-    entraToken: async () => (await credential.getToken('https://ossrdbms-aad.database.windows.net/.default')).token,
+    entraToken: entraTokens.createEntraTokenSource(credential),
     approvals: approvals.starter,
     routes: approvals.routes,
+    ...(devIssuer ? { devIssuer } : {}),
+    // GET /api/health?deep=1: qb doctor's checks with the app's own identity and settings.
+    deepHealth: (await import('../src/doctor/deep-health.js')).createDeepHealth({
+      policy,
+      verifier,
+      doctor: async () => (await import('../src/doctor/from-settings.js')).doctorFromSettings(process.env),
+    }),
   });
 }

@@ -3,7 +3,8 @@
 //   - one user-assigned managed identity is the app's only credential (storage, Key Vault, Service Bus,
 //     Application Insights); no account key, connection string or SAS token exists anywhere;
 //   - every role assignment names that identity and is scoped to the one resource it needs;
-//   - the audit log lives in its own storage account, in a container with version-level WORM;
+//   - the audit log lives in its own storage account, in a container with a container-level WORM
+//     retention policy that allows appends (Append Block) and refuses overwrites and deletes;
 //   - optional VNet integration puts Storage, Key Vault and Service Bus behind private endpoints.
 targetScope = 'subscription'
 
@@ -42,11 +43,14 @@ param teamsWebhookSecretName string = 'teams-webhook-url'
 
 @minValue(1)
 @maxValue(146000)
-@description('Days each audit blob version stays immutable (WORM) after it is written')
+@description('Days each audit blob stays immutable (WORM: no overwrite, no delete; appends allowed) after it is created')
 param auditRetentionDays int = 365
 
 @description('Set to true once the audit retention policy has been locked (az storage container immutability-policy lock): a locked policy is never rewritten')
 param auditRetentionLocked bool = false
+
+@description('Audit container name. A deployment made before the container-level policy has a container under version-level immutability, which can never be turned off and refuses appends: give it a new name here (QB_AUDIT_CONTAINER_NAME)')
+param auditContainerName string = 'audit'
 
 @description('Put the app in a virtual network and reach Storage, Key Vault and Service Bus only through private endpoints (Service Bus becomes Premium)')
 param vnetEnabled bool = false
@@ -66,7 +70,6 @@ param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
 
 // Names the code uses as defaults (src/settings.ts); kept identical so local and Azure agree.
-var auditContainerName = 'audit'
 var eventsTopicName = 'broker-events'
 var eventsSubscriptionName = 'broker-events-export'
 var approvalsQueueName = 'approval-notifications'

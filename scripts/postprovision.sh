@@ -10,6 +10,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=scripts/common.sh
 . "$here/common.sh"
 
+# A clean clone has no policy file yet: write a starter one from this environment (never overwrites).
+"$here/starter-policy.sh"
+
 require_azure_cli
 app_id="$(azd_value QB_API_CLIENT_ID)"
 base_url="$(azd_value QB_PUBLIC_BASE_URL)"

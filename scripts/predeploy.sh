@@ -17,14 +17,16 @@ fi
 
 policy="$(azd_value QB_POLICY_FILE)"
 policy="${policy:-qb.yaml}"
-[ -f "$policy" ] || die "no policy file '$policy' at the project root. It is deployed with the app (QB_CONFIG); write one (README: 'Configuration: the policy file') with audience and tenant below."
+[ -f "$policy" ] || "$here/starter-policy.sh" ||
+  die "no policy file '$policy' at the project root. It is deployed with the app (QB_CONFIG); write one (README: 'Configuration: the policy file') with audience and tenant below."
 [ -f dist/src/policy/load.js ] || npm run build >/dev/null
 
 fields="$(node --input-type=module -e "
 const { loadPolicyFile } = await import(new URL('./dist/src/policy/load.js', 'file://' + process.cwd() + '/').href);
 try {
   const p = loadPolicyFile(process.argv[1]);
-  process.stdout.write((p.audience ?? '') + '\n' + (p.tenant ?? '') + '\n');
+  const aud = [].concat(p.audience ?? []);
+  process.stdout.write(aud.join(' ') + '\n' + (p.tenant ?? '') + '\n');
 } catch (e) {
   process.stderr.write(String(e.message ?? e) + '\n');
   process.exit(1);
@@ -37,8 +39,9 @@ audience="$(azd_value QB_AUDIENCE)"
 tenant_id="$(azd_value AZURE_TENANT_ID)"
 
 problems=0
-if [ -n "$audience" ] && [ "$policy_audience" != "$audience" ]; then
-  printf "ERROR: %s has audience '%s'; this deployment's tokens carry aud '%s'.\n" "$policy" "$policy_audience" "$audience" >&2
+# `audience` may be a list (the identifier URI and the app id GUID): one of them must be this deployment's.
+if [ -n "$audience" ] && [[ " $policy_audience " != *" $audience "* ]]; then
+  printf "ERROR: %s has audience '%s'; this deployment's tokens carry aud '%s'.\n" "$policy" "${policy_audience// /, }" "$audience" >&2
   problems=1
 fi
 if [ -z "$policy_tenant" ]; then

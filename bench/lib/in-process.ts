@@ -6,6 +6,7 @@ import { createLocalJWKSet } from 'jose';
 import { createBrokerRuntime, type BrokerRuntime } from '../../src/broker/runtime.js';
 import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
 import { createTokenVerifier } from '../../src/identity/verify.js';
+import { audiencesOf, primaryAudience, type AudienceSetting } from '../../src/identity/audience.js';
 import { createInProcessPublisher } from '../../src/events/in-process.js';
 import { createEnvSecretProvider } from '../../src/secrets/env.js';
 import { silentLogger } from '../../src/log.js';
@@ -23,9 +24,9 @@ export interface InProcessBroker {
   close(): Promise<void>;
 }
 
-export async function createDevVerifier(audience: string): Promise<{ issuer: DevIssuer; verifier: IdentityVerifier }> {
-  const issuer = await createDevIssuer({ issuer: BENCH_ISSUER, audience });
-  const verifier = createTokenVerifier({ audience, issuers: [issuer.issuer], keys: createLocalJWKSet(issuer.jwks()) });
+export async function createDevVerifier(audience: AudienceSetting): Promise<{ issuer: DevIssuer; verifier: IdentityVerifier }> {
+  const issuer = await createDevIssuer({ issuer: BENCH_ISSUER, audience: primaryAudience(audience) });
+  const verifier = createTokenVerifier({ audience: audiencesOf(audience), issuers: [issuer.issuer], keys: createLocalJWKSet(issuer.jwks()) });
   return { issuer, verifier };
 }
 

@@ -35,6 +35,20 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 var authEnabled = !empty(apiClientId)
 
+// The agent API: bearer tokens only, verified by the broker. Easy Auth never looks at these.
+var agentApiPaths = [
+  '/api/query'
+  '/api/requests/*'
+  '/api/mcp'
+  '/api/connections'
+  '/api/connections/*'
+  '/api/sessions'
+  '/api/sessions/*'
+  '/api/openapi.json'
+  '/api/health'
+  '/api/.well-known/*'
+]
+
 var hostSettings = {
   // Host storage and the Durable Functions task hub (host.json: storageProvider AzureWebJobsStorage).
   AzureWebJobsStorage__accountName: hostStorageName
@@ -76,6 +90,10 @@ resource authentication 'Microsoft.Web/sites/config@2024-11-01' = if (authEnable
       // Agents call with bearer tokens the broker verifies itself; health and OpenAPI are public.
       requireAuthentication: false
       unauthenticatedClientAction: 'AllowAnonymous'
+      // Easy Auth validates every bearer token it sees and answers 401 itself when one does not fit
+      // its configuration. The agent API never reaches it: the broker is the only judge there.
+      // Easy Auth fronts the human pages only (/api/approvals/*, /.auth/*).
+      excludedPaths: agentApiPaths
     }
     httpSettings: {
       requireHttps: true
@@ -89,13 +107,17 @@ resource authentication 'Microsoft.Web/sites/config@2024-11-01' = if (authEnable
         registration: {
           clientId: apiClientId
           clientSecretSettingName: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
-          openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
+          // The app registration issues v1 access tokens (requestedAccessTokenVersion 1, issuer
+          // https://sts.windows.net/{tenant}/): the issuer here matches them, so an approver's bearer
+          // token on the approval routes (qb approve) is not refused by the platform.
+          openIdIssuer: 'https://sts.windows.net/${tenantId}/'
         }
         login: {
-          // The sign-in also yields an access token for the broker API itself (aud = the audience),
-          // which the approval page can verify exactly like an agent's bearer token.
+          // The sign-in also yields an access token for the broker API itself (aud = the audience,
+          // v1 endpoint: `resource`), which the approval page verifies exactly like an agent's
+          // bearer token (X-MS-TOKEN-AAD-ACCESS-TOKEN, signature checked by the broker).
           loginParameters: [
-            'scope=openid profile email offline_access ${apiAudience}/user_impersonation'
+            'resource=${apiAudience}'
           ]
         }
         validation: {

@@ -1,11 +1,17 @@
 // The audit log's own storage account: one append blob per session, each event hash-chained.
-// Tamper evidence comes from the chain; tamper resistance from version-level WORM here:
-//   - blob versioning on (version-level immutability requires it, and it is account-wide, which
-//     is why the audit log does not share the host's account);
-//   - the container has immutableStorageWithVersioning, with a default time-based retention policy
-//     that lets the broker append new blocks (allowProtectedAppendWrites) but never rewrite or
-//     delete what was written until the retention has passed;
+// Tamper evidence comes from the chain; tamper resistance from a container-level WORM policy here:
+//   - the audit container has a container-level time-based retention policy (immutabilityPolicies/
+//     default) with allowProtectedAppendWrites: the broker may append blocks to an append blob
+//     (Append Block), but nothing written can be overwritten or deleted until the retention has
+//     passed. allowProtectedAppendWrites exists only for container-level policies: under
+//     version-level immutability (immutableStorageWithVersioning) an append blob refuses Append
+//     Block, and every audited request would fail;
+//   - blob versioning and soft delete stay on as defense in depth (account-wide, which is why the
+//     audit log does not share the host's account);
 //   - shared-key access disabled: only Entra ID principals with a data role get in.
+// Version-level immutability can never be turned off on a container once enabled: a deployment
+// made before this template used it keeps that container; deploy with a new container name
+// (main.bicep auditContainerName) so the broker writes to a container this policy governs.
 // Lock the policy once you have checked it (see docs/deploy.md); then set auditRetentionLocked.
 param name string
 param location string
@@ -17,6 +23,7 @@ param requestsContainerName string = 'requests'
 
 @minValue(1)
 @maxValue(146000)
+@description('Days each audit blob stays immutable (no overwrite, no delete) after it is created; appends stay allowed')
 param retentionDays int
 
 @description('true once the policy is locked: a locked policy can only be extended, so it is not redeployed')
@@ -84,11 +91,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
       name: containerName
       properties: {
         publicAccess: 'None'
-        immutableStorageWithVersioning: {
-          enabled: true
-        }
       }
 
+      // Container-level time-based retention: appends allowed, overwrites and deletes refused.
       resource retention 'immutabilityPolicies' = if (!retentionLocked) {
         name: 'default'
         properties: {

@@ -1,9 +1,14 @@
 /**
  * Who is deciding: an approver reaches the approval routes with a bearer token (CLI, API), the
- * local dev sign-in's session cookie, or, in Azure, App Service Authentication's principal
- * headers. Those headers are trusted only where the platform sets them (and strips them from
- * what clients send): on App Service with authentication enabled. Anywhere else a request that
- * carries them is refused, because a client wrote them.
+ * local dev sign-in's session cookie, or, in Azure, the access token App Service Authentication
+ * forwards after its sign-in (X-MS-TOKEN-AAD-ACCESS-TOKEN). Every one of them is a signed token
+ * that the broker's own verifier checks (signature, issuer, audience, tenant, expiry).
+ *
+ * The unsigned X-MS-CLIENT-PRINCIPAL header is never an identity: nothing proves who wrote it
+ * (a path App Service Authentication does not front, a misconfiguration, a proxy in between), and
+ * the broker does not depend on the platform's token store being shared between instances either:
+ * what counts is the signed token on the request in hand. Outside App Service with authentication
+ * on, any platform header is refused outright, because a client wrote it.
  */
 import { BrokerError } from '../errors.js';
 import type { IdentityVerifier } from '../broker/ports.js';
@@ -138,15 +143,20 @@ export async function resolveApprover(headers: Headers, options: ApproverIdentit
   if (authorization) return verify(authorization, 'bearer');
 
   if (platformTrusted) {
-    // The token store's access token is verified like any bearer token; the principal header is the fallback.
+    // Only the signed access token counts, verified like any bearer token.
     const accessToken = headers.get('x-ms-token-aad-access-token');
     if (accessToken) return verify(`Bearer ${accessToken}`, 'platform');
-    const encoded = headers.get('x-ms-client-principal');
-    if (encoded) {
-      const principal = principalFromClientPrincipal(encoded);
-      if (!principal) return unauthenticated('The App Service principal header could not be read. Sign in again.');
-      if (options.tenant && principal.tid !== options.tenant) return unauthenticated('The signed-in account belongs to another tenant.');
-      return { ok: true, via: 'platform', principal };
+    if (headers.has('x-ms-client-principal') || headers.has('x-ms-client-principal-id')) {
+      const claimed = claimedBy(headers);
+      return {
+        ok: false,
+        code: 'untrusted_principal_header',
+        error: new BrokerError(
+          'invalid_token',
+          'The sign-in reached the broker without a signed access token (only the unsigned principal header), and the broker accepts signed tokens only. Sign in again at /.auth/login/aad, or approve with `qb approve` (a bearer token).',
+        ),
+        ...(claimed ? { claimed } : {}),
+      };
     }
   }
 

@@ -9,6 +9,7 @@ import { createApp, type AppDeps, type BrokerApp } from '../http/app.js';
 import { loadSqlParser } from '../sql/parser.js';
 import { withEventPublishing } from '../audit/publishing-log.js';
 import { entraIssuers } from '../identity/verify.js';
+import { primaryAudience } from '../identity/audience.js';
 import { createSchemaDiscovery, registerConnectionRoutes } from '../http/routes/connections.js';
 import { registerSessionRoutes } from '../http/routes/sessions.js';
 import { registerWellKnownRoutes } from '../http/routes/well-known.js';
@@ -27,6 +28,7 @@ export interface RuntimeOptions {
   hashKey?: Uint8Array;
   approvals?: ApprovalStarter;
   routes?: AppDeps['routes'];
+  deepHealth?: AppDeps['deepHealth'];
 }
 
 export interface BrokerRuntime {
@@ -58,7 +60,7 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
   const routes: NonNullable<AppDeps['routes']> = [
     (app, auth) => registerConnectionRoutes(app, auth, { broker, schema }),
     (app, auth) => registerSessionRoutes(app, auth, { broker }),
-    (app, auth) => registerWellKnownRoutes(app, auth, { audience: o.policy.audience, authorizationServers }),
+    (app, auth) => registerWellKnownRoutes(app, auth, { audience: primaryAudience(o.policy.audience), authorizationServers }),
     (app, auth) => registerMcpRoutes(app, auth, { broker, schema }),
     ...(o.routes ?? []),
   ];
@@ -68,6 +70,7 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
     log: o.log,
     health: async () => ({ audit: (await o.audit.ping().catch(() => false)) ? 'ok' : 'unavailable', policy: 'ok' }),
     ...(o.devIssuer ? { devIssuer: o.devIssuer } : {}),
+    ...(o.deepHealth ? { deepHealth: o.deepHealth } : {}),
     routes,
   });
   return { app, broker, connections, close: () => connections.close() };

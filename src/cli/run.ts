@@ -6,6 +6,7 @@ import { queryCommand } from './commands/query.js';
 import { statusCommand } from './commands/status.js';
 import { approveCommand } from './commands/approve.js';
 import { sessionsCommand } from './commands/sessions.js';
+import { doctorCommand } from './commands/doctor.js';
 
 export const VERSION = '0.1.0';
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   status: statusCommand,
   approve: approveCommand,
   sessions: sessionsCommand,
+  doctor: doctorCommand,
 };
 
 export const HELP = `qb — the Query Broker command line
@@ -27,6 +29,7 @@ Commands:
   status     the state of a request that needed approval (--wait to follow it)
   approve    approve or reject a request (approvers)
   sessions   list, show or verify recorded sessions (auditors)
+  doctor     check every dependency of a deployment (Entra ID, audit WORM, Key Vault, databases, ...)
 
 Run \`qb <command> --help\` for its options.
 

@@ -23,6 +23,8 @@ export interface AppDeps {
   log: Logger;
   /** dependency name → "ok" | "unavailable", for GET /api/health (no secrets) */
   health: () => Promise<Record<string, string>>;
+  /** GET /api/health?deep=1 for operators/auditors (src/doctor/deep-health.ts); absent: plain health */
+  deepHealth?: (authorization: string | undefined) => Promise<{ httpStatus: 200 | 503; body: unknown }>;
   /** local host only: the dev issuer's token and JWKS routes */
   devIssuer?: DevIssuer;
   /** more route groups (requests, approvals, sessions, connections, MCP) */
@@ -94,6 +96,10 @@ export function createApp(deps: AppDeps): BrokerApp {
       responses: { 200: json(Health, 'The broker is up; dependencies listed'), 503: json(Health, 'A dependency is unavailable') },
     }),
     async (c) => {
+      if (deps.deepHealth && c.req.query('deep') !== undefined) {
+        const deep = await deps.deepHealth(c.req.header('authorization'));
+        return c.json(deep.body as never, deep.httpStatus);
+      }
       const dependencies = await deps.health();
       const ok = Object.values(dependencies).every((v) => v === 'ok');
       return c.json({ status: ok ? ('ok' as const) : ('degraded' as const), dependencies }, ok ? 200 : 503);

@@ -4,8 +4,8 @@ import type { IdentityVerifier } from '../broker/ports.js';
 import type { Principal } from './principal.js';
 
 export interface TokenVerifierOptions {
-  /** exact expected `aud` */
-  audience: string;
+  /** exact expected `aud`: one value or any of a list */
+  audience: string | string[];
   /** exact accepted `iss` values (Entra v1 and v2 forms for one tenant, or the dev issuer) */
   issuers: string[];
   /** where signing keys come from: a remote JWKS (Entra, the local dev issuer) */

@@ -3,6 +3,7 @@ import { createRemoteJWKSet } from 'jose';
 import type { PolicyConfig } from '../policy/schema.js';
 import { createDevIssuer, type DevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/verify.js';
+import { audiencesOf, primaryAudience } from '../identity/audience.js';
 import { createBrokerRuntime, type BrokerRuntime } from '../broker/runtime.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../audit/blob-log.js';
 import { createInProcessPublisher } from '../events/in-process.js';
@@ -52,9 +53,9 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
   const port = o.port || (await freePort());
   const base = `http://127.0.0.1:${port}`;
   const log = o.log ?? createJsonLogger();
-  const devIssuer = await createDevIssuer({ issuer: `${base}/api/dev`, audience: o.policy.audience });
+  const devIssuer = await createDevIssuer({ issuer: `${base}/api/dev`, audience: primaryAudience(o.policy.audience) });
   const verifier = createTokenVerifier({
-    audience: o.policy.audience,
+    audience: audiencesOf(o.policy.audience),
     issuers: [devIssuer.issuer],
     keys: createRemoteJWKSet(new URL(`${base}/api/dev/jwks`)),
   });

@@ -107,7 +107,8 @@ export type MaskingConfig = z.infer<typeof MaskingConfig>;
 
 export const PolicyConfig = z
   .object({
-    audience: z.string().min(1),
+    /** expected `aud`: one value, or a list (the identifier URI and the application id GUID) */
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(10)]),
     tenant: z.string().uuid().optional(),
     connections: z.record(z.string().regex(/^[a-zA-Z0-9_-]+$/, 'connection names: letters, digits, _ and -'), ConnectionConfig),
     profiles: z.record(z.string().min(1), ProfileConfig),

@@ -3,6 +3,9 @@ import { BrokerError } from '../../../src/errors.js';
 import type { IdentityVerifier } from '../../../src/broker/ports.js';
 import type { Principal } from '../../../src/identity/principal.js';
 import { platformAuthenticationActive, principalFromClientPrincipal, resolveApprover } from '../../../src/approval/approver-identity.js';
+import { createLocalJWKSet } from 'jose';
+import { createDevIssuer } from '../../../src/identity/dev-issuer.js';
+import { createTokenVerifier } from '../../../src/identity/verify.js';
 import { csrfToken, csrfTokenValid, sameOriginPost } from '../../../src/approval/csrf.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -34,13 +37,30 @@ describe('approver identity', () => {
     expect(principalFromClientPrincipal('not base64 json')).toBeUndefined();
   });
 
-  it('trusts the principal header only on App Service with authentication enabled', async () => {
+  it('never takes the unsigned principal header as the approver, even on App Service with authentication on', async () => {
     expect(platformAuthenticationActive(azureEnv)).toBe(true);
     expect(platformAuthenticationActive({ WEBSITE_SITE_NAME: 'func-qb' })).toBe(false);
     expect(platformAuthenticationActive({ WEBSITE_AUTH_ENABLED: 'true' })).toBe(false);
-    const headers = new Headers({ 'x-ms-client-principal': approverHeader });
-    const trusted = await resolveApprover(headers, { verifier, platform: 'trust-on-app-service', tenant: TENANT, env: azureEnv });
-    expect(trusted).toMatchObject({ ok: true, via: 'platform', principal: { oid: 'platform-oid' } });
+    const headers = new Headers({ 'x-ms-client-principal': approverHeader, 'x-ms-client-principal-id': 'platform-oid' });
+    const r = await resolveApprover(headers, { verifier, platform: 'trust-on-app-service', tenant: TENANT, env: azureEnv });
+    expect(r).toMatchObject({ ok: false, code: 'untrusted_principal_header', claimed: 'platform-oid' });
+    expect(r.ok ? '' : r.error.message).toContain('qb approve');
+  });
+
+  it('on App Service takes the forwarded access token only when its signature verifies (real verifier)', async () => {
+    const issuer = await createDevIssuer({ issuer: 'https://issuer.test/qb', audience: 'api://qb-test' });
+    const forger = await createDevIssuer({ issuer: 'https://issuer.test/qb', audience: 'api://qb-test' });
+    const real = createTokenVerifier({ audience: 'api://qb-test', issuers: [issuer.issuer], keys: createLocalJWKSet(issuer.jwks()) });
+    const options = { verifier: real, platform: 'trust-on-app-service' as const, env: azureEnv };
+    const good = await issuer.issue({ sub: 'pat', idtyp: 'user', roles: ['Query.Approve'] });
+    const ok = await resolveApprover(new Headers({ 'x-ms-token-aad-access-token': good, 'x-ms-client-principal': approverHeader }), options);
+    expect(ok).toMatchObject({ ok: true, via: 'platform', principal: { oid: 'dev-pat', roles: ['Query.Approve'] } });
+    // Same claims, signed with another key: refused, and the principal header beside it changes nothing.
+    const forged = await forger.issue({ sub: 'pat', idtyp: 'user', roles: ['Query.Approve'] });
+    const refused = await resolveApprover(new Headers({ 'x-ms-token-aad-access-token': forged, 'x-ms-client-principal': approverHeader }), options);
+    expect(refused).toMatchObject({ ok: false, code: 'invalid_token' });
+    const unsigned = `${good.split('.').slice(0, 2).join('.')}.`;
+    expect(await resolveApprover(new Headers({ 'x-ms-token-aad-access-token': unsigned }), options)).toMatchObject({ ok: false, code: 'invalid_token' });
   });
 
   it('refuses a principal header outside Azure, even next to a valid bearer token, and says who it claimed', async () => {
@@ -54,12 +74,6 @@ describe('approver identity', () => {
     }
     const idOnly = await resolveApprover(new Headers({ 'x-ms-client-principal-id': 'someone' }), { verifier, platform: 'refuse' });
     expect(idOnly).toMatchObject({ ok: false, code: 'untrusted_principal_header', claimed: 'someone' });
-  });
-
-  it('refuses a platform principal from another tenant', async () => {
-    const other = clientPrincipal({ oid: 'x', tid: '99999999-2222-3333-4444-555555555555', roles: ['Query.Approve'] });
-    const r = await resolveApprover(new Headers({ 'x-ms-client-principal': other }), { verifier, platform: 'trust-on-app-service', tenant: TENANT, env: azureEnv });
-    expect(r.ok).toBe(false);
   });
 
   it('verifies bearer tokens and the session cookie with the same verifier', async () => {

@@ -59,7 +59,7 @@ describe('app settings: the code, Bicep, the local sample and the docs name the 
     expect(defaults.get('QB_EVENTS_TOPIC')).toBe(DEFAULT_EVENTS_TOPIC);
     const mainVars: Record<string, string> = { QB_AUDIT_CONTAINER: 'auditContainerName', QB_EVENTS_TOPIC: 'eventsTopicName', QB_APPROVALS_QUEUE: 'approvalsQueueName' };
     for (const [setting, variable] of Object.entries(mainVars)) {
-      const value = new RegExp(`^var ${variable} = '([^']+)'`, 'm').exec(main.code)?.[1];
+      const value = new RegExp(`^(?:var|param) ${variable}(?: string)? = '([^']+)'`, 'm').exec(main.code)?.[1];
       expect(value, `${variable} in main.bicep`).toBe(defaults.get(setting));
       expect(sample.Values[setting], `${setting} in the sample`).toBe(defaults.get(setting));
     }

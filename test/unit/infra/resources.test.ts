@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
-import { BicepFile, INFRA, loadInfra, objectEntries, propertyAt, type BicepResource } from './bicep.js';
+import { readFileSync } from 'node:fs';
+import { BicepFile, INFRA, ROOT, loadInfra, objectEntries, propertyAt, type BicepResource } from './bicep.js';
 
 const infra = loadInfra();
 const file = (path: string) => new BicepFile(join(INFRA, path));
@@ -29,21 +30,31 @@ describe('storage', () => {
     }
   });
 
-  it('the audit container is WORM: version-level immutability, versioning on, protected appends allowed', () => {
+  it('the audit container is WORM: a container-level time-based retention that allows appends, versioning and soft delete on', () => {
     const audit = file('app/storage-audit.bicep');
     const blobService = only('blobServices', 'app/storage-audit.bicep');
     expect(propertyAt(blobService.body, 'properties.isVersioningEnabled')).toBe('true');
+    expect(propertyAt(blobService.body, 'properties.deleteRetentionPolicy.enabled')).toBe('true');
+    expect(propertyAt(blobService.body, 'properties.containerDeleteRetentionPolicy.enabled')).toBe('true');
     const containers = file('app/storage-audit.bicep').resourcesOfType('containers').filter((r) => !r.existing);
     expect(containers.map((c) => c.symbol).sort()).toEqual(['auditContainer', 'requestsContainer']);
     const container = containers.find((c) => c.symbol === 'auditContainer') as BicepResource;
-    expect(propertyAt(container.body, 'properties.immutableStorageWithVersioning.enabled')).toBe('true');
+    // Version-level immutability makes an append blob refuse Append Block: every audited request would fail.
+    expect(audit.code).not.toContain('immutableStorageWithVersioning');
     expect(propertyAt(container.body, 'properties.publicAccess')).toBe("'None'");
+    expect(propertyAt(container.body, 'name')).toBe('containerName');
     const policy = only('immutabilityPolicies', 'app/storage-audit.bicep');
     expect(policy.start > container.start && policy.end < container.end, 'the policy belongs to the audit container').toBe(true);
     expect(propertyAt(policy.body, 'name')).toBe("'default'");
     expect(propertyAt(policy.body, 'properties.allowProtectedAppendWrites')).toBe('true');
     expect(propertyAt(policy.body, 'properties.allowProtectedAppendWritesAll')).toBeUndefined();
     expect(propertyAt(policy.body, 'properties.immutabilityPeriodSinceCreationInDays')).toBe('retentionDays');
+    // The requests container holds mutable state: no policy there.
+    const requests = containers.find((c) => c.symbol === 'requestsContainer') as BicepResource;
+    expect(requests.body).not.toContain('immutab');
+    // Existing deployments move to a new container: the name is a parameter with the code's default.
+    expect(main.params().find((p) => p.name === 'auditContainerName')?.defaultValue).toBe("'audit'");
+    expect(audit.source).toMatch(/version-level immutability can never be turned off/i);
     // Retention is a deployment parameter, at least a day, wired through from main.bicep.
     expect(audit.params().find((p) => p.name === 'retentionDays')?.defaultValue).toBeUndefined();
     const auditModule = main.modules().find((m) => m.path === 'app/storage-audit.bicep');
@@ -97,6 +108,23 @@ describe('the Function App', () => {
   const api = file('app/api.bicep');
   const site = only('Microsoft.Web/sites', 'app/api.bicep');
 
+  it('App Service Authentication never sees the agent API: every agent path is excluded, the approval pages are not', () => {
+    const config = file('app/api-config.bicep');
+    const auth = config.resourcesOfType('Microsoft.Web/sites/config').find((r) => propertyAt(r.body, 'name') === "'authsettingsV2'");
+    expect(propertyAt(auth?.body ?? '', 'properties.globalValidation.excludedPaths')).toBe('agentApiPaths');
+    const list = /^var agentApiPaths = \[([\s\S]*?)\]/m.exec(config.code)?.[1] ?? '';
+    const paths = [...list.matchAll(/'([^']+)'/g)].map((m) => m[1] as string);
+    for (const p of ['/api/query', '/api/requests/*', '/api/mcp', '/api/connections', '/api/connections/*', '/api/sessions', '/api/sessions/*', '/api/openapi.json', '/api/health']) {
+      expect(paths, p).toContain(p);
+    }
+    // Every route the broker serves to agents is covered; the human pages stay behind Easy Auth.
+    const covered = (route: string) => paths.some((p) => (p.endsWith('/*') ? route.startsWith(p.slice(0, -1)) : route === p));
+    for (const route of ['/api/query', '/api/requests/r-1', '/api/mcp', '/api/connections', '/api/connections/sales/schema', '/api/sessions', '/api/sessions/s-1/verify', '/api/openapi.json', '/api/health', '/api/.well-known/oauth-protected-resource']) {
+      expect(covered(route), route).toBe(true);
+    }
+    for (const route of ['/api/approvals/r-1', '/api/approvals/']) expect(covered(route), route).toBe(false);
+  });
+
   it('runs on Flex Consumption, Linux, Node.js 22, as the user-assigned identity', () => {
     const plan = only('Microsoft.Web/serverfarms', 'app/api.bicep');
     expect(propertyAt(plan.body, 'sku.tier')).toBe("'FlexConsumption'");
@@ -126,7 +154,10 @@ describe('the Function App', () => {
     expect(propertyAt(body, 'properties.globalValidation.requireAuthentication')).toBe('false');
     expect(propertyAt(body, 'properties.globalValidation.unauthenticatedClientAction')).toBe("'AllowAnonymous'");
     expect(propertyAt(body, 'properties.identityProviders.azureActiveDirectory.enabled')).toBe('true');
-    expect(propertyAt(body, 'properties.identityProviders.azureActiveDirectory.registration.openIdIssuer')).toContain('${tenantId}/v2.0');
+    // The issuer matches the v1 access tokens the app registration issues (preprovision.sh).
+    expect(propertyAt(body, 'properties.identityProviders.azureActiveDirectory.registration.openIdIssuer')).toBe("'https://sts.windows.net/${tenantId}/'");
+    expect(readFileSync(join(ROOT, 'scripts/preprovision.sh'), 'utf8')).toContain('"requestedAccessTokenVersion": 1');
+    expect(propertyAt(body, 'properties.identityProviders.azureActiveDirectory.login.loginParameters')).toContain("'resource=${apiAudience}'");
     expect(propertyAt(body, 'properties.httpSettings.requireHttps')).toBe('true');
     // No client secret: the managed identity is the registration's (federated) credential.
     expect(propertyAt(body, 'properties.identityProviders.azureActiveDirectory.registration.clientSecretSettingName')).toBe("'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'");

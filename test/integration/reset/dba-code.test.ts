@@ -28,6 +28,10 @@ const PLANT = `
   grant usage on schema qb_other to qb_agent_read;
   create function qb_other.pg_relation_size(regclass) returns bigint language sql volatile as 'select pg_try_advisory_lock(731206)::int::bigint';
   grant execute on function qb_other.pg_relation_size(regclass) to qb_agent_read;
+  create table public.qb_rls (id int);
+  insert into public.qb_rls values (1);
+  alter table public.qb_rls enable row level security;
+  create policy qb_locking_policy on public.qb_rls using (pg_try_advisory_lock(731207) or id > 0);
   grant select on all tables in schema public to qb_agent_read;
   grant usage on sequence public.qb_seq to qb_agent_read;
   grant execute on all functions in schema public to qb_agent_read;
@@ -90,6 +94,10 @@ describe('code the statement does not show', () => {
 
   it('a cast to a domain whose CHECK calls a volatile function is refused', async () => {
     await expectRefusedAsVolatile('select 1::public.qb_checked', 'pg_try_advisory_lock');
+  });
+
+  it('a table whose row-level security policy calls a volatile function is refused', async () => {
+    await expectRefusedAsVolatile('select id from public.qb_rls', 'pg_try_advisory_lock');
   });
 
   it('an explicit cast WITH FUNCTION that is volatile is refused', async () => {

@@ -10,6 +10,10 @@ import { resolveProfile } from '../../src/policy/profiles.js';
 import { decide } from '../../src/policy/decide.js';
 import { planMasking, prepareOrigins, applyMasking } from '../../src/masking/index.js';
 import { executeStatement } from '../../src/db/execute.js';
+import { CappedRead } from '../../src/db/capped-read.js';
+import { queueReset, RESET_SQL } from '../../src/db/session-reset.js';
+import { statementReach } from '../../src/sql/reach.js';
+import type pg from 'pg';
 import { toJsonRows } from '../../src/db/values.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../../src/audit/blob-log.js';
@@ -164,6 +168,34 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
       const fc = connections.functionCatalog('sales');
       await fc.volatileAmong(analysis.functions);
       stages.push(figure('function volatility', 'catalog warm', await timeLoop(() => fc.volatileAmong(analysis.functions), { warmup: 50, iterations: iterations(ctx, 2000), runs })));
+      // The DBA's code a read reaches (views, function bodies, domains, casts): what a plain read adds.
+      const one = analyzeSql(ONE_ROW_SQL);
+      const reach = () => fc.volatileInReach(statementReach(one.stmt?.stmt ?? one.root));
+      await reach();
+      stages.push(figure('function volatility', 'DBA code in reach, one-row read, catalog warm', await timeLoop(reach, { warmup: 50, iterations: iterations(ctx, 2000), runs })));
+    }
+
+    // session reset: the same one-row read on one checked-out connection, without and with the
+    // reset (DISCARD ALL) sent in the same socket write, and the reset as a round trip of its own
+    {
+      const resolved = resolveProfile(policy, principal, 'sales');
+      const handle = await connections.pool('sales', resolved.name, resolved.profile, 'read');
+      const client = await handle.pool.connect();
+      try {
+        const read = async (reset: boolean) => {
+          const r = new CappedRead(ONE_ROW_SQL, [], 2, resolved.profile.maxResultBytes, reset);
+          client.query(r as unknown as pg.QueryConfig);
+          const after = reset ? queueReset(client, true) : undefined;
+          await r.done;
+          await after?.done;
+        };
+        const o = { warmup: 200, iterations: iterations(ctx, 2000), runs };
+        stages.push(figure('session reset', 'one-row read, no reset (one round trip)', await timeLoop(() => read(false), o)));
+        stages.push(figure('session reset', `one-row read + ${RESET_SQL} in the same write (what the executor does)`, await timeLoop(() => read(true), o)));
+        stages.push(figure('session reset', `${RESET_SQL} alone, its own round trip`, await timeLoop(() => client.query(RESET_SQL), o)));
+      } finally {
+        client.release();
+      }
     }
 
     // audit append: in memory (chain + canonical JSON only) and on Azurite
@@ -258,7 +290,7 @@ async function replayRead(ctx: BenchContext, b: InProcessBroker, principal: Prin
     const decided = auditEvent('decision', 'r_x', actor, decisionData({ outcome: 'allowed', reasons: [], profile: resolved.name, sqlHash: analysis.sqlHash, statementKind: analysis.kind, tables: ['bench_wide'] }));
     return Promise.all([audit.append(sessionId, received), audit.append(sessionId, decided)]);
   });
-  await add('pool + execute (cursor)', exec);
+  await add('pool + execute (one round trip, session reset in the same write)', exec);
   await add('prepare origins + apply masking', async () => {
     const rows = sampleExec.rows.map((r) => [...r]);
     await prepareOrigins(plan, sampleExec.fields);

@@ -13,6 +13,7 @@ import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
 import type { FunctionCatalog } from '../sql/functions-catalog.js';
 import { addName } from '../sql/names.js';
+import { statementReach } from '../sql/reach.js';
 import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
@@ -381,16 +382,23 @@ export class Broker {
  */
 const ROW_FRAMING_ALLOWANCE = 64 * 1024;
 
-/** The volatile functions a statement may call: by name, and behind the operators it uses. */
+/**
+ * The volatile functions a statement may call: by name, behind the operators it uses, and (reads,
+ * where volatility decides) in the DBA's code it reaches: views, SQL function bodies and defaults,
+ * domain CHECKs, casts, row-level security policies (functions-catalog.ts, volatileInReach).
+ */
 async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {
-  if (analysis.functions.length === 0 && analysis.operators.length === 0) return [];
-  const [named, behindOperators] = await Promise.all([
+  const reach = analysis.kind === 'read' ? statementReach(analysis.stmt?.stmt ?? analysis.root) : undefined;
+  const reaches = reach !== undefined && reach.relations.length + reach.functions.length + reach.types.length > 0;
+  if (analysis.functions.length === 0 && analysis.operators.length === 0 && !reaches) return [];
+  const [named, behindOperators, inReach] = await Promise.all([
     analysis.functions.length > 0 ? catalog.volatileAmong(analysis.functions) : Promise.resolve([]),
     catalog.volatileBehindOperators(analysis.operators),
+    reaches ? catalog.volatileInReach(reach) : Promise.resolve([]),
   ]);
-  if (behindOperators.length === 0) return named;
+  if (behindOperators.length === 0 && inReach.length === 0) return named;
   const out = [...named];
   const seen = new Set(out.map((n) => `${n.schema ?? ''}\u0000${n.name}`));
-  for (const n of behindOperators) addName(out, seen, n);
+  for (const n of [...behindOperators, ...inReach]) addName(out, seen, n);
   return out;
 }

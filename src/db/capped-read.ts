@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { Cell, ResultField } from './types.js';
 import { guardRowSize, type RowSizeGuard } from './row-size-guard.js';
+import { writeReset } from './session-reset.js';
 
 const require = createRequire(import.meta.url);
 // node-postgres' own conversion of parameter values to wire text (what client.query uses).
@@ -14,7 +15,8 @@ interface WireConnection {
   describe(msg: { type: 'P'; name: string }): void;
   execute(msg: { portal: string; rows: number }): void;
   sync(): void;
-  /** the socket: corked so the five messages leave in one write, as node-postgres' own Query does */
+  query(text: string): void;
+  /** the socket: corked so the messages leave in one write, as node-postgres' own Query does */
   stream: Duplex;
 }
 
@@ -31,6 +33,10 @@ export interface CappedReadResult {
  * Execute(maxRows), Sync are sent together (the extended protocol: exactly one statement), and the
  * portal is suspended at the cap instead of streaming the rest. Cells stay the server's text.
  * A node-postgres "submittable": `client.query(new CappedRead(...))`, then await `.done`.
+ *
+ * With `resetAfter`, the session reset (session-reset.ts) follows the Sync in the same write: it
+ * runs whether the read succeeded or failed, and its answer comes back in the same round trip. The
+ * caller queues a receiver for it (`queueReset(client, true)`) right after this read.
  */
 export class CappedRead {
   readonly done: Promise<CappedReadResult>;
@@ -52,6 +58,7 @@ export class CappedRead {
     private readonly maxRows: number,
     /** the longest single row accepted; a longer one ends the connection before it is buffered */
     private readonly maxRowBytes: number = Number.MAX_SAFE_INTEGER,
+    private readonly resetAfter = false,
   ) {
     this.values = values.map((v) => prepareValue(v));
     this.done = new Promise((resolve, reject) => {
@@ -69,6 +76,7 @@ export class CappedRead {
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: this.maxRows });
       connection.sync();
+      if (this.resetAfter) writeReset(connection);
     } finally {
       connection.stream.uncork?.();
     }

@@ -4,6 +4,7 @@ import { BrokerError } from '../errors.js';
 import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './types.js';
 import type { PoolHandle } from './pools.js';
 import { withPasswordRetry } from './credentials.js';
+import { queueReset, type SessionReset } from './session-reset.js';
 
 /** Keep every value as the server's text: masking and detectors see exactly what was sent. */
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
@@ -102,6 +103,8 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
   };
   if (req.signal?.aborted) onAbort();
   else req.signal?.addEventListener('abort', onAbort, { once: true });
+  // The session reset (session-reset.ts): pipelined behind the statement, awaited before release.
+  let reset: SessionReset | undefined;
   try {
     if (broken) throw broken;
     let rows: Cell[][];
@@ -111,8 +114,9 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     let more = false;
     if (req.mode === 'read') {
       // One round trip; the server stops at maxRows + 1 (the extra row says "truncated").
-      const read = new CappedRead(req.sql, req.params, req.maxRows + 1, req.maxRowBytes);
+      const read = new CappedRead(req.sql, req.params, req.maxRows + 1, req.maxRowBytes, true);
       client.query(read as unknown as pg.QueryConfig);
+      reset = queueReset(client, true);
       const r = await read.done.catch((e: unknown) => {
         if (!read.rowTooLarge) throw e;
         broken = new BrokerError(
@@ -130,16 +134,25 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
       const limit = req.maxAffectedRows;
       if (limit !== undefined) await client.query('begin');
       let result: pg.QueryResult<Cell[]>;
+      // The reset is queued right behind the statement's last message (the statement itself, or its
+      // COMMIT/ROLLBACK): node-postgres sends it as soon as that answer arrives, with no await between.
+      const end = (sql: 'commit' | 'rollback'): Promise<unknown> => {
+        const ended = client.query(sql);
+        reset = queueReset(client);
+        return ended;
+      };
       try {
         // Extended protocol: one statement, never split by the server's simple-query lexer.
-        result = await client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
+        const running = client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
+        if (limit === undefined) reset = queueReset(client);
+        result = await running;
         if (limit !== undefined && (result.rowCount ?? 0) > limit) {
-          await client.query('rollback');
+          await end('rollback');
           throw new AffectedRowsOverLimit(result.rowCount ?? 0, limit);
         }
-        if (limit !== undefined) await client.query('commit');
+        if (limit !== undefined) await end('commit');
       } catch (e) {
-        if (limit !== undefined && !(e instanceof AffectedRowsOverLimit)) await client.query('rollback').catch(() => {});
+        if (limit !== undefined && reset === undefined) await end('rollback').catch(() => {});
         throw e;
       }
       fields = fieldsOf(result);
@@ -161,7 +174,22 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     throw broken ?? toFailure(e);
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
+    if (!broken) await releaseClean(client, reset);
     client.removeListener('error', onClientError);
-    if (!broken) client.release();
   }
+}
+
+/**
+ * Give the connection back only once its reset succeeded; a failed reset destroys it. Its outcome
+ * does not change the statement's (that is already decided); the next request gets a clean
+ * connection or a new one.
+ */
+async function releaseClean(client: pg.PoolClient, reset: SessionReset | undefined): Promise<void> {
+  try {
+    await (reset ?? queueReset(client)).done;
+  } catch (e) {
+    client.release(e instanceof Error ? e : new Error('the session reset failed'));
+    return;
+  }
+  client.release();
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { pgPassword, type ConnectionCredentials } from './credentials.js';
 import type { ProfileConfig } from '../policy/schema.js';
+import { resetOnRelease } from './session-reset.js';
 
 export type ExecutionMode = 'read' | 'write';
 
@@ -13,6 +14,8 @@ export interface PoolHandle {
  * Session settings fixed when a connection opens, so no statement of the agent can relax them:
  * the profile's role, read-only transactions for reads, timeouts, and a dead-client check that
  * cancels a statement whose HTTP request was abandoned (the executor drops the socket).
+ * Start-up options are what the session reset (DISCARD ALL) returns to: after every request the
+ * connection has exactly these settings and this role again, whatever the statement's code changed.
  */
 export function sessionOptions(profile: ProfileConfig, mode: ExecutionMode): string {
   const opts = [
@@ -67,6 +70,8 @@ export class PoolRegistry {
     });
     // An idle client's error (server restart, network) must not crash the process.
     pool.on('error', () => {});
+    // Nothing survives a use of a connection (session-reset.ts), whoever used it.
+    resetOnRelease(pool);
     return { pool, credentials };
   }
 

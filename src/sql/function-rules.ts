@@ -96,3 +96,17 @@ export function forbiddenFunctionRisk(fn: QualifiedName): Risk | undefined {
   const shown = fn.schema === undefined ? name : `${fn.schema}.${name}`;
   return risk(rule.code, rule.why(shown));
 }
+
+/**
+ * Functions the server marks volatile (their answer changes while a statement runs) that change
+ * nothing: the size functions agents use to understand a database. They count as not volatile for
+ * reads by default — only the server's own, in pg_catalog; a same-named function elsewhere is
+ * judged by its own marking.
+ */
+const HARMLESS_VOLATILE: ReadonlySet<string> = new Set([
+  'pg_total_relation_size', 'pg_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_database_size',
+]);
+
+export function isHarmlessVolatile(fn: { schema: string; name: string }): boolean {
+  return fn.schema === 'pg_catalog' && HARMLESS_VOLATILE.has(fn.name);
+}

@@ -13,6 +13,7 @@ import { columnValue, eitherOf } from './lineage-ops.js';
 import { maskerFor, REDACTED, type CellMasker } from './maskers.js';
 import { traceStatement } from './plan.js';
 import { parseStatements } from '../sql/parser.js';
+import { quoteQualified } from '../sql/names.js';
 import type { ColumnKey, Lineage, MaskedColumn, MaskedResult, MaskPlan } from './types.js';
 import type { RelationInfo } from './catalog.js';
 
@@ -21,13 +22,9 @@ const originKey = (f: ResultField) => `${f.tableID}:${f.columnID}`;
 /** Types whose text a replacement string still fits; other types are reported as `text` once replaced. */
 const TEXT_TYPE_NAMES = new Set(['text', 'varchar', 'bpchar', 'name', 'citext', 'unknown']);
 
-function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
 /** Lineage of each column of a view, by attnum, traced through its definition. */
 async function viewColumns(info: RelationInfo, plan: MaskPlan): Promise<Map<number, Lineage>> {
-  const stmt = parseStatements(`select * from ${quoteIdent(info.schema)}.${quoteIdent(info.name)}`)[0]?.stmt;
+  const stmt = parseStatements(`select * from ${quoteQualified(info)}`)[0]?.stmt;
   const out = new Map<number, Lineage>();
   if (!stmt) return out;
   const traced = await traceStatement(stmt, plan.catalog, plan.rules);

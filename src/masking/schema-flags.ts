@@ -5,21 +5,18 @@
  */
 import type { MaskerName } from '../policy/schema.js';
 import { parseStatements } from '../sql/parser.js';
+import { quoteQualified } from '../sql/names.js';
 import type { ColumnCatalog } from './catalog.js';
 import { chooseMasker } from './apply.js';
 import { rulesMap, traceStatement } from './plan.js';
 import type { MaskingPolicyInput } from './types.js';
-
-function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
 
 export async function maskedColumnsOf(
   table: { schema: string; name: string },
   policy: MaskingPolicyInput,
   catalog: ColumnCatalog,
 ): Promise<{ name: string; masked: false | MaskerName }[]> {
-  const stmt = parseStatements(`select * from ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`)[0]?.stmt;
+  const stmt = parseStatements(`select * from ${quoteQualified(table)}`)[0]?.stmt;
   if (!stmt) return [];
   const rules = rulesMap(policy);
   const traced = await traceStatement(stmt, catalog, rules);

@@ -12,9 +12,7 @@ import { ContentScanner, scannedType } from './detectors.js';
 import { columnValue, eitherOf } from './lineage/algebra.js';
 import { chooseMasker, nullCellFor, REPLACEMENT_TEXT_TYPES } from './rules/index.js';
 import { maskerFor, type CellMasker } from './maskers.js';
-import { traceStatement } from './plan.js';
-import { parseStatements } from '../sql/parser.js';
-import { quoteQualified } from '../sql/names.js';
+import { traceRelation } from './plan.js';
 import type { ColumnKey, Lineage, ResultColumn, MaskedResult, MaskPlan } from './types.js';
 import type { RelationInfo } from './catalog.js';
 
@@ -22,11 +20,8 @@ const originKey = (f: ResultField) => `${f.tableID}:${f.columnID}`;
 
 /** Lineage of each column of a view, by attnum, traced through its definition. */
 async function viewColumns(info: RelationInfo, plan: MaskPlan): Promise<Map<number, Lineage>> {
-  const stmt = parseStatements(`select * from ${quoteQualified(info)}`)[0]?.stmt;
   const out = new Map<number, Lineage>();
-  if (!stmt) return out;
-  const traced = await traceStatement(stmt, plan.catalog, plan.rules);
-  const outputs = traced.outputs;
+  const outputs = await traceRelation(info, plan.catalog, plan.rules);
   if (!outputs || outputs.length !== info.columns.length) return out;
   info.columns.forEach((c, i) => out.set(c.attnum, outputs[i]!.lineage));
   return out;

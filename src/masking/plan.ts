@@ -5,7 +5,7 @@
  */
 import type { Node } from '@pgsql/types';
 import type { MaskerName } from '../policy/schema.js';
-import { nameFromList, operatorsOfExpr } from '../sql/names.js';
+import { nameFromList, operatorsOfExpr, quoteQualified } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
 import { explainOptionOn } from '../sql/classify.js';
 import { visitObjects } from './lineage/parse-tree.js';
@@ -126,6 +126,13 @@ export async function traceStatement(root: Node, catalog: ColumnCatalog, rules: 
       reasons: [{ code: 'masked_lineage_unknown', message: TOO_DEEP_MESSAGE }],
     };
   }
+}
+
+/** The output columns of `select * from` a table or view, traced (views through their definitions). */
+export async function traceRelation(rel: { schema: string; name: string }, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>): Promise<StatementLineage['outputs']> {
+  const stmt = parseStatements(`select * from ${quoteQualified(rel)}`)[0]?.stmt;
+  if (!stmt) return undefined;
+  return (await traceStatement(stmt, catalog, rules)).outputs;
 }
 
 function rootOf(analysis: Analysis): Node {

@@ -6,29 +6,30 @@
  * error comes back (or how large or slow the result gets). Each of those is an oracle: one guess
  * per query, and the value falls out bit by bit. So:
  *
- *   a masked value flows into…              | allowed?                                  | why
- *   ----------------------------------------+-------------------------------------------+--------------------------------------------
- *   the select list, unchanged              | yes: masked by its rule                   | the rule decides what is shown
- *   a total function or operator            | yes, the result is masked whole (redact)  | cannot fail, whatever the value
- *     (TOTAL_FUNCTIONS, comparisons, ||)    |                                           | (rules/total-functions.ts)
- *   anything else that computes on it       | no: masked_column_in_fallible_expression | an error would come back or not
- *     (arithmetic, user functions, parsers) |                                           | depending on the value
- *   WHERE, JOIN, HAVING, LIMIT, FILTER…     | no: masked_column_in_predicate            | it chooses the rows
- *   ORDER BY, GROUP BY, DISTINCT, UNION…    | no: masked_column_in_predicate            | order, groups and equalities show it
- *   CASE, NULLIF, AND/OR, subscripts        | no: masked_column_in_predicate            | it picks a branch
- *   set-returning functions                 | no: masked_column_in_predicate            | the row count depends on it
- *   a cast to a non-text type, a parser     | no: masked_column_in_predicate            | the failure's message shows the value
- *   a division (as the divisor)             | no: masked_column_in_predicate            | a division by zero answers "is it 0?"
- *   a cast to the server's own text types   | yes (identity kept for text, varchar)     | TEXT_TYPE_TABLE: cannot fail
- *   aggregates                              | count, min, max and collecting ones only  | in TOTAL_FUNCTIONS; count(col) of the
- *                                           |                                           | column itself is clear (NULL-ness below)
- *   a size-weighting expression             | up to MAX_WEIGHT copies of masked bytes   | beyond, the 1 GB limit or the timeout
- *     (concatenation, escaping)             |                                           | would measure the value's length
- *   arrays (constructors, ||, array_agg)    | not on a masked array column              | sub-arrays of unequal length fail
- *   a write into another column             | only one masked as strictly or the same   | else the copy reads back unmasked
- *   NULL-ness                               | a plain column keeps NULL as NULL         | derived NULL can mean "a guess failed"
- *   errors                                  | never the server's text (sanitize-error)  | DETAIL and messages quote values
- *   views                                   | trusted: their own clauses are not checked| the view's author is not the agent
+ *   a masked value flows into…            | allowed?                                 | why
+ *   --------------------------------------+------------------------------------------+--------------------------------------
+ *   the select list, unchanged            | yes: masked by its rule                  | the rule decides what is shown
+ *   a total function or operator          | yes; the result is masked whole          | cannot fail, whatever the value
+ *     (TOTAL_FUNCTIONS, comparisons, ||)  |   (redact, or null)                      | (rules/total-functions.ts)
+ *   anything else that computes on it     | no: masked_column_in_fallible_expression | an error would come back or not
+ *     (arithmetic, user functions…)       |                                          | depending on the value
+ *   WHERE, JOIN, HAVING, LIMIT, FILTER…   | no: masked_column_in_predicate           | it chooses the rows
+ *   ORDER BY, GROUP BY, DISTINCT, UNION…  | no: masked_column_in_predicate           | order, groups and equalities show it
+ *   CASE, NULLIF, AND/OR, subscripts      | no: masked_column_in_predicate           | it picks a branch
+ *   set-returning functions               | no: masked_column_in_predicate           | the row count depends on it
+ *   a cast to a non-text type, a parser   | no: masked_column_in_predicate           | the failure's message shows the value
+ *   a division (as the divisor)           | no: masked_column_in_predicate           | a division by zero answers "is it 0?"
+ *   a cast to the server's own text types | yes (identity kept: text, varchar)       | cannot fail (TEXT_TYPE_TABLE)
+ *   aggregates                            | count, min, max, collecting ones         | in TOTAL_FUNCTIONS; count(col) of the
+ *                                         |                                          | column itself is clear (NULL-ness)
+ *   a size-weighting expression           | up to MAX_WEIGHT copies                  | beyond, the 1 GB limit or the timeout
+ *     (concatenation, escaping)           |                                          | would measure the value's length
+ *   arrays (constructors, ||, array_agg)  | not on a masked array column             | sub-arrays of unequal length fail
+ *   a write into another column           | only one masked as strictly              | else the copy reads back unmasked
+ *   NULL-ness                             | a plain column keeps NULL as NULL        | derived NULL can mean "a guess failed"
+ *   errors                                | never the server's text                  | DETAIL and messages quote values
+ *   EXPLAIN ANALYZE                       | no: masked_column_in_fallible_expression | time, memory, rows depend on it
+ *   views                                 | trusted: own clauses not checked         | the view's author is not the agent
  *
  * Whatever cannot be traced (user-defined functions, unknown names, EXECUTE) has fail-closed
  * lineage: every column in reach plus every masked column of the policy.

@@ -57,15 +57,16 @@ export abstract class LineageFindings {
 
   /**
    * Refuse `l` flowing into this place when it carries a masked column (REFUSED_FLOWS says why);
-   * `details` fill the place's name. Inside a trusted view definition nothing is refused.
+   * `details` fill the place's name (positional, not a rest array: this runs at every place a value
+   * flows, and almost always returns at once). Inside a trusted view definition nothing is refused.
    */
-  protected refuse(flow: FlowName, l: Lineage, ...details: (string | number)[]): void {
+  protected refuse(flow: FlowName, l: Lineage, detail1?: string | number, detail2?: string | number, detail3?: string | number): void {
     if (this.trusted > 0) return;
     const cols = this.masked(l);
     if (cols.length === 0) return;
     cols.sort();
     const { code } = REFUSED_FLOWS[flow];
-    const place = placeOf(flow, details);
+    const place = placeOf(flow, [detail1 ?? '', detail2 ?? '', detail3 ?? '']);
     const key = `${code === 'masked_column_in_predicate' ? 'p' : 'f'}|${place}|${cols.join(', ')}`;
     if (this.reasonKeys.has(key)) return;
     this.reasonKeys.add(key);

@@ -32,11 +32,7 @@ export interface QueryRequest {
   reason?: string;
 }
 
-export interface ColumnOut {
-  name: string;
-  type: string;
-  masked: false | string;
-}
+export type ColumnOut = import('../masking/index.js').ResultColumn;
 
 export type QueryOutcome =
   | {

@@ -9,29 +9,19 @@ import type { Cell, ResultField } from '../db/types.js';
 import { typeName as builtinTypeName } from '../db/values.js';
 import type { MaskerName } from '../policy/schema.js';
 import { ContentScanner, scannedType } from './detectors.js';
-import { columnValue, eitherOf } from './lineage-ops.js';
-import { maskerFor, REDACTED, type CellMasker } from './maskers.js';
-import { traceStatement } from './plan.js';
-import { parseStatements } from '../sql/parser.js';
-import type { ColumnKey, Lineage, MaskedColumn, MaskedResult, MaskPlan } from './types.js';
+import { columnValue, eitherOf } from './lineage/algebra.js';
+import { chooseMasker, nullCellFor, REPLACEMENT_TEXT_TYPES } from './rules/index.js';
+import { maskerFor, type CellMasker } from './maskers.js';
+import { traceRelation } from './plan.js';
+import type { ColumnKey, Lineage, ResultColumn, MaskedResult, MaskPlan } from './types.js';
 import type { RelationInfo } from './catalog.js';
 
 const originKey = (f: ResultField) => `${f.tableID}:${f.columnID}`;
 
-/** Types whose text a replacement string still fits; other types are reported as `text` once replaced. */
-const TEXT_TYPE_NAMES = new Set(['text', 'varchar', 'bpchar', 'name', 'citext', 'unknown']);
-
-function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
 /** Lineage of each column of a view, by attnum, traced through its definition. */
 async function viewColumns(info: RelationInfo, plan: MaskPlan): Promise<Map<number, Lineage>> {
-  const stmt = parseStatements(`select * from ${quoteIdent(info.schema)}.${quoteIdent(info.name)}`)[0]?.stmt;
   const out = new Map<number, Lineage>();
-  if (!stmt) return out;
-  const traced = await traceStatement(stmt, plan.catalog, plan.rules);
-  const outputs = traced.outputs;
+  const outputs = await traceRelation(info, plan.catalog, plan.rules);
   if (!outputs || outputs.length !== info.columns.length) return out;
   info.columns.forEach((c, i) => out.set(c.attnum, outputs[i]!.lineage));
   return out;
@@ -75,17 +65,7 @@ export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultFiel
   }
 }
 
-/** One masker for a value drawn from several masked columns: the configured one only when it is unambiguous. */
-export function chooseMasker(maskers: readonly MaskerName[], identity: boolean): MaskerName {
-  if (maskers.includes('null')) return 'null';
-  // hash keeps equal values equal: on the column's own value that is its purpose (joins, grouping);
-  // on a derived value it would partition rows by a computed function (GROUP BY by another name).
-  if (maskers.every((m) => m === 'hash')) return identity ? 'hash' : 'redact';
-  const first = maskers[0];
-  // last4 / email keep part of the text: safe only on the column's own, unchanged value.
-  if (identity && first !== undefined && maskers.every((m) => m === first)) return first;
-  return 'redact';
-}
+export { chooseMasker };
 
 function typeNameOf(plan: MaskPlan, oid: number): string {
   const builtin = builtinTypeName(oid);
@@ -119,19 +99,8 @@ interface ColumnJob {
   nullCell: Cell;
 }
 
-/**
- * NULL cells. On a plain masked column (the stored value, unchanged) NULL stays NULL: it reveals only
- * that nothing is stored, which count(column) and IS NULL in the select list reveal anyway. On a value
- * derived from masked data NULL can mean "a guess failed" (`regexp_match(card, '^4')`), so it gets the
- * same output as any other value; derived values only ever get constant maskers (redact, null).
- */
-function nullCellFor(name: MaskerName, identity: boolean): Cell {
-  if (identity || name === 'null') return null;
-  return REDACTED;
-}
-
 export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], rows: Cell[][]): MaskedResult {
-  const columns: MaskedColumn[] = fields.map((f) => ({ name: f.name, type: typeNameOf(plan, f.dataTypeID), masked: false }));
+  const columns: ResultColumn[] = fields.map((f) => ({ name: f.name, type: typeNameOf(plan, f.dataTypeID), masked: false }));
   if (plan.exempt) return { columns, rows };
 
   const isAligned = aligned(plan, fields);
@@ -149,7 +118,7 @@ export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], row
       const chosen = maskerFor(chooseMasker(maskers, lineage.identity), plan.hashKey);
       maskJobs.push({ index: i, fn: chosen.fn, nullCell: nullCellFor(chosen.name, lineage.identity) });
       column.masked = chosen.name;
-      if (chosen.name !== 'null' && !TEXT_TYPE_NAMES.has(column.type)) column.type = 'text';
+      if (chosen.name !== 'null' && !REPLACEMENT_TEXT_TYPES.has(column.type)) column.type = 'text';
     } else if (plan.detectors.length > 0 && scannedType(fields[i]!.dataTypeID)) {
       scanJobs.push({ index: i, scanner: new ContentScanner(plan.detectors) });
     }
@@ -175,7 +144,7 @@ export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], row
     if (scanner.hit) {
       const column = columns[index]!;
       column.masked = scanner.hit;
-      if (!TEXT_TYPE_NAMES.has(column.type)) column.type = 'text';
+      if (!REPLACEMENT_TEXT_TYPES.has(column.type)) column.type = 'text';
     }
   }
   return { columns, rows };

@@ -11,6 +11,7 @@
  * as soon as the generation changes.
  */
 import type { Queryable } from '../db/types.js';
+import { quoteIdent } from '../sql/names.js';
 import type { ColumnKey } from './types.js';
 
 export interface RelationColumn {
@@ -84,10 +85,6 @@ export function relationNameKey(n: { schema?: string; name: string }): string {
 
 export function functionNameKey(n: { schema?: string; name: string }): string {
   return n.schema === undefined ? n.name : `${n.schema}.${n.name}`;
-}
-
-function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
 }
 
 const RELATIONS_SQL = `

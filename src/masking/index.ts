@@ -21,8 +21,9 @@
  * - NULL: on the plain, unchanged masked column NULL stays NULL (it says only that nothing is
  *   stored). On a derived value NULL may mean "a guess failed", so it is masked like any value.
  * - A masked value may flow only through expressions that cannot fail whatever it is (allow-list in
- *   total.ts); anything else is refused as `masked_column_in_fallible_expression`, so whether an error
- *   comes back never depends on it. count(DISTINCT …) over masked lineage is refused like SELECT
+ *   rules/total-functions.ts); anything else is refused as `masked_column_in_fallible_expression`,
+ *   so whether an error comes back never depends on it. What a masked value may flow into, and
+ *   why, is stated in one place: rules/index.ts. count(DISTINCT …) over masked lineage is refused like SELECT
  *   DISTINCT; count(x) is clear only for the column's own, unchanged value.
  * - Errors with a masked column in reach (or no plan) never carry the server's text: a fixed sentence
  *   per SQLSTATE class, the SQLSTATE, no DETAIL/HINT.
@@ -39,4 +40,4 @@ export { sanitizeDatabaseError } from './sanitize-error.js';
 export { maskedColumnsOf } from './schema-flags.js';
 export { ContentScanner, luhnValid } from './detectors.js';
 export { maskerFor, REDACTED } from './maskers.js';
-export type { MaskingPolicyInput, MaskPlan, MaskedResult, MaskedColumn, Lineage, ColumnKey, PlannedColumn } from './types.js';
+export type { MaskingPolicyInput, MaskPlan, MaskedResult, ResultColumn, Lineage, ColumnKey, PlannedColumn } from './types.js';

@@ -5,14 +5,15 @@
  */
 import type { Node } from '@pgsql/types';
 import type { MaskerName } from '../policy/schema.js';
-import { nameFromList, operatorsOfExpr } from '../sql/names.js';
+import { nameFromList, operatorsOfExpr, quoteQualified } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
 import { explainOptionOn } from '../sql/classify.js';
-import { visitObjects } from './lineage-ast.js';
+import { visitObjects } from './lineage/parse-tree.js';
 import type { Analysis } from '../sql/types.js';
 import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
-import { LineageWalker, type StatementLineage } from './lineage.js';
-import { maskedSources } from './lineage-ops.js';
+import { LineageWalker, type StatementLineage } from './lineage/walker.js';
+import { maskedSources } from './lineage/algebra.js';
+import { EXPLAIN_ANALYZE_MESSAGE, TOO_DEEP_MESSAGE } from './rules/index.js';
 import { cachedOutcome, planCacheKey, planForRequest, storeOutcome, type PlanCore, type PlanOutcome } from './plan-cache.js';
 import type { ColumnKey, Lineage, MaskingPolicyInput, MaskPlan } from './types.js';
 
@@ -122,9 +123,16 @@ export async function traceStatement(root: Node, catalog: ColumnCatalog, rules: 
       outputs: undefined,
       relationColumns: env.relationColumns,
       unknownUsed: true,
-      reasons: [{ code: 'masked_lineage_unknown', message: 'The statement is nested too deeply to trace where its values come from, and masked columns are within its reach. Simplify the statement.' }],
+      reasons: [{ code: 'masked_lineage_unknown', message: TOO_DEEP_MESSAGE }],
     };
   }
+}
+
+/** The output columns of `select * from` a table or view, traced (views through their definitions). */
+export async function traceRelation(rel: { schema: string; name: string }, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>): Promise<StatementLineage['outputs']> {
+  const stmt = parseStatements(`select * from ${quoteQualified(rel)}`)[0]?.stmt;
+  if (!stmt) return undefined;
+  return (await traceStatement(stmt, catalog, rules)).outputs;
 }
 
 function rootOf(analysis: Analysis): Node {
@@ -171,7 +179,7 @@ async function tracePlan(root: Node, policy: MaskingPolicyInput, catalog: Column
   if (maskedInReach && explainsWithAnalyze(root)) {
     reasons.push({
       code: 'masked_column_in_fallible_expression',
-      message: 'EXPLAIN ANALYZE reports the memory, time and rows of the run, which depend on the masked values it touches. Run the statement itself, or EXPLAIN without ANALYZE.',
+      message: EXPLAIN_ANALYZE_MESSAGE,
     });
   }
   if (reasons.length > 0) {

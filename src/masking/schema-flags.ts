@@ -4,26 +4,19 @@
  * query on them would be.
  */
 import type { MaskerName } from '../policy/schema.js';
-import { parseStatements } from '../sql/parser.js';
 import type { ColumnCatalog } from './catalog.js';
-import { chooseMasker } from './apply.js';
-import { rulesMap, traceStatement } from './plan.js';
+import { chooseMasker } from './rules/index.js';
+import { rulesMap, traceRelation } from './plan.js';
 import type { MaskingPolicyInput } from './types.js';
-
-function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
 
 export async function maskedColumnsOf(
   table: { schema: string; name: string },
   policy: MaskingPolicyInput,
   catalog: ColumnCatalog,
 ): Promise<{ name: string; masked: false | MaskerName }[]> {
-  const stmt = parseStatements(`select * from ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`)[0]?.stmt;
-  if (!stmt) return [];
   const rules = rulesMap(policy);
-  const traced = await traceStatement(stmt, catalog, rules);
-  return (traced.outputs ?? []).map((o) => {
+  const outputs = await traceRelation(table, catalog, rules);
+  return (outputs ?? []).map((o) => {
     const maskers = [...o.lineage.sources].map((s) => rules.get(s)).filter((m): m is MaskerName => m !== undefined);
     return { name: o.name ?? '?column?', masked: policy.exempt || maskers.length === 0 ? false : chooseMasker(maskers, o.lineage.identity) };
   });

@@ -61,7 +61,11 @@ export interface MaskPlan {
   readonly typeNames: Map<number, string>;
 }
 
-export interface MaskedColumn {
+/**
+ * One column of a result as the agent receives it (REST, MCP, CLI) and the audit records it: the
+ * one name for this shape (the pipeline's `ColumnOut` is this type).
+ */
+export interface ResultColumn {
   name: string;
   /** type name as the catalog spells it, e.g. `text`, `int4`; `text` when the masker replaced a non-text value with text */
   type: string;
@@ -70,7 +74,7 @@ export interface MaskedColumn {
 }
 
 export interface MaskedResult {
-  columns: MaskedColumn[];
+  columns: ResultColumn[];
   /** the same row arrays, masked in place */
   rows: Cell[][];
 }

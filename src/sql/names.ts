@@ -1,4 +1,15 @@
+import pg from 'pg';
 import type { QualifiedName } from './types.js';
+
+/** An identifier quoted for SQL text (`"a""b"`), as the server reads it back (pg's own quoting). */
+export function quoteIdent(name: string): string {
+  return pg.escapeIdentifier(name);
+}
+
+/** `"schema"."name"`, or `"name"` without a schema. */
+export function quoteQualified(n: QualifiedName): string {
+  return n.schema === undefined ? quoteIdent(n.name) : `${quoteIdent(n.schema)}.${quoteIdent(n.name)}`;
+}
 
 /** `{schema?, name}` from a parser name list (`[String, String…]`), decoded as the server decodes it. */
 export function nameFromList(list: unknown): QualifiedName | undefined {

@@ -1,45 +1,14 @@
 /**
- * What the lineage walker knows about PostgreSQL beyond the parse tree: node helpers, the names the
- * server gives columns, and the functions and relations that need special care.
+ * Reading libpg-query's parse tree: node helpers, and the names the server gives columns (system
+ * columns, set-returning functions in FROM, unnamed expressions). What is safe for a masked value
+ * is not decided here: see ../rules/.
  */
 import type { ColumnRef, FuncCall, Node, TypeCast } from '@pgsql/types';
-import { nameFromList } from '../sql/names.js';
+import { nameFromList } from '../../sql/names.js';
 
 export type Body = Record<string, unknown>;
 
 export const SYSTEM_COLUMNS = new Set(['ctid', 'xmin', 'xmax', 'cmin', 'cmax', 'tableoid']);
-
-/** Types a masked value may be cast to without the cast being able to fail on its content. */
-/**
- * The server's own text types, into which a cast cannot fail (pg_catalog, which an unqualified type
- * name resolves to first). Not citext: an extension type, and any schema could hold a domain of
- * that name whose CHECK fails on the value.
- */
-export const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'char', 'name']);
-
-/** Function-style casts and parsers that fail on malformed input: an error would reveal the value. */
-export const PARSING_FUNCTIONS = new Set([
-  'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'bool', 'date', 'time', 'timetz', 'timestamp', 'timestamptz',
-  'interval', 'json', 'jsonb', 'uuid', 'inet', 'cidr', 'macaddr', 'macaddr8', 'money', 'xml', 'bytea', 'regclass',
-  'regproc', 'regtype', 'regnamespace', 'regrole', 'to_number', 'to_date', 'to_timestamp', 'json_in', 'jsonb_in',
-  'xmlparse', 'decode', 'convert_from', 'chr', 'jsonb_path_query', 'jsonb_path_exists', 'jsonb_path_match',
-]);
-
-/** Functions that read SQL or table names given as text: nothing they return can be traced. */
-export const UNTRACEABLE_FUNCTIONS = new Set([
-  'query_to_xml', 'query_to_xmlschema', 'query_to_xml_and_xmlschema', 'cursor_to_xml', 'cursor_to_xmlschema',
-  'table_to_xml', 'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'schema_to_xml', 'schema_to_xml_and_xmlschema',
-  'database_to_xml', 'database_to_xml_and_xmlschema', 'ts_stat', 'dblink', 'crosstab', 'pg_read_file',
-  'pg_stat_get_activity', 'current_query',
-]);
-
-/** Catalog relations whose content includes values of other tables (statistics, query texts). */
-export const VALUE_EXPOSING_RELATIONS = new Set([
-  'pg_catalog.pg_stats', 'pg_catalog.pg_stats_ext', 'pg_catalog.pg_stats_ext_exprs', 'pg_catalog.pg_statistic',
-  'pg_catalog.pg_statistic_ext_data', 'pg_catalog.pg_stat_activity', 'pg_catalog.pg_prepared_statements',
-  'pg_catalog.pg_cursors',
-]);
-export const VALUE_EXPOSING_NAMES = new Set(['pg_stat_statements']);
 
 /** Column names of common set-returning functions used in FROM without a column list. */
 export const KNOWN_FUNCTION_COLUMNS: Readonly<Record<string, readonly string[] | 'self'>> = {

@@ -1,5 +1,5 @@
 /** Small algebra over `Lineage`: the walker combines the lineage of sub-expressions with these. */
-import type { ColumnKey, Lineage } from './types.js';
+import type { ColumnKey, Lineage } from '../types.js';
 
 export const NO_SOURCES: Lineage = Object.freeze({ sources: new Set<ColumnKey>(), identity: false });
 

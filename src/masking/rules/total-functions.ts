@@ -12,8 +12,8 @@
  * an error for any input in the listed positions (given constant or clear values elsewhere).
  */
 import type { Node } from '@pgsql/types';
-import { stringsOf, unwrap, visitObjects } from './lineage-ast.js';
-import type { Lineage } from './types.js';
+import { stringsOf, unwrap, visitObjects } from '../lineage/parse-tree.js';
+import type { Lineage } from '../types.js';
 
 /** One argument of a call, as the walker saw it. */
 export interface CallArg {

@@ -993,7 +993,7 @@ export class LineageWalker {
     // public.text may be a domain with a CHECK: only the server's own text types are safe targets.
     const ownType = names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
     if (!TEXT_TYPES.has(target) || !ownType || isArray) {
-      this.guard(l, `a cast to ${target}${isArray ? '[]' : ''} (a failing cast would show the value in its error)`);
+      this.fallible(l, `a cast to ${target}${isArray ? '[]' : ''} (a failing cast would show the value in its error)`);
       return changed(l);
     }
     const typmod = tc.typeName?.typmods;
@@ -1090,7 +1090,7 @@ export class LineageWalker {
     if (UNTRACEABLE_FUNCTIONS.has(fname)) return derived(this.failClosed(), inputs);
     const facts = name ? this.env.function(name) : undefined;
     if (facts?.setReturning !== false) this.guard(inputs, `${fname}(), a set-returning function (the number of rows depends on the value)`);
-    if (PARSING_FUNCTIONS.has(fname)) this.guard(inputs, `${fname}() (a failure would show the value in its error)`);
+    if (PARSING_FUNCTIONS.has(fname)) this.fallible(inputs, `${fname}() (a failure would show the value in its error)`);
     if (!facts?.builtin) {
       // A user-defined function can read any table (and fail on its input): unknown lineage.
       this.fallible(inputs, `${fname}(), a user-defined function`);

@@ -10,12 +10,13 @@ import type { MiddlewareHandler } from 'hono';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { BrokerError, isBrokerError } from '../../errors.js';
-import { RequestError, type Broker, type QueryRequest } from '../../broker/pipeline.js';
+import { BrokerError } from '../../errors.js';
+import type { Broker, QueryRequest } from '../../broker/pipeline.js';
 import type { Principal } from '../../identity/principal.js';
 import type { Logger } from '../../log.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
-import { errorBody } from '../errors.js';
+import { describeFailure, errorBody, logFailure } from '../errors.js';
+import { newRequestId } from '../../broker/ids.js';
 import { QueryBody, errorResponse } from '../schemas.js';
 import { listConnectionsFor, type SchemaDiscovery } from './connections.js';
 
@@ -73,19 +74,15 @@ function toolResult(body: Record<string, unknown>, isError = false): CallToolRes
 }
 
 /** A refusal or failure as a tool error: the same body as the REST API, plus a recovery hint. */
-function toolError(e: unknown, log: Logger): CallToolResult {
-  let body: Record<string, unknown>;
-  if (e instanceof RequestError) {
-    body = errorBody(e.error, e.requestId);
-    body.sessionId = e.sessionId;
-  } else if (isBrokerError(e)) {
-    body = errorBody(e);
-  } else {
-    log.error('mcp tool failed', { error: e instanceof Error ? e.name : typeof e });
-    body = errorBody(new BrokerError('internal_error', 'The broker failed unexpectedly; nothing was returned.'));
-  }
-  const code = (body.error as { code: string }).code;
-  const hint = RECOVERY[code];
+function toolError(e: unknown, log: Logger, connection?: string): CallToolResult {
+  const failure = describeFailure(e);
+  const requestId = failure.requestId ?? (failure.err.status >= 500 ? newRequestId() : undefined);
+  logFailure(log, failure.err, { requestId, path: MCP_PATH, cause: failure.cause });
+  const body = errorBody(failure.err, requestId, 'mcp', connection === undefined ? {} : { connection });
+  if (failure.sessionId) body.sessionId = failure.sessionId;
+  const error = body.error as { code: string; hint?: string };
+  // One hint per reason code where there is one; else the recovery step for the error code.
+  const hint = error.hint ?? RECOVERY[error.code];
   if (hint) body.hint = hint;
   return toolResult(body, true);
 }
@@ -146,7 +143,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         if (args.table !== undefined) filter.table = args.table;
         return toolResult(await schema.describe(ctx.principal, args.connection, filter));
       } catch (e) {
-        return toolError(e, log);
+        return toolError(e, log, args.connection);
       }
     },
   );
@@ -187,7 +184,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         }
         return toolResult({ ...outcome });
       } catch (e) {
-        return toolError(e, log);
+        return toolError(e, log, args.connection);
       }
     },
   );

@@ -6,6 +6,7 @@ import { queryCommand } from './commands/query.js';
 import { statusCommand } from './commands/status.js';
 import { approveCommand } from './commands/approve.js';
 import { sessionsCommand } from './commands/sessions.js';
+import { connectionsCommand, schemaCommand } from './commands/discover.js';
 
 export const VERSION = '0.1.0';
 
@@ -15,6 +16,8 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   status: statusCommand,
   approve: approveCommand,
   sessions: sessionsCommand,
+  connections: connectionsCommand,
+  schema: schemaCommand,
 };
 
 export const HELP = `qb — the Query Broker command line
@@ -22,11 +25,13 @@ export const HELP = `qb — the Query Broker command line
 Usage: qb <command> [options]
 
 Commands:
-  token      a dev token from the local broker (npm start)
-  query      run one SQL statement through the broker
-  status     the state of a request that needed approval (--wait to follow it)
-  approve    approve or reject a request (approvers)
-  sessions   list, show or verify recorded sessions (auditors)
+  token        a dev token from the local broker (npm start)
+  connections  the connections this identity may use, with its access level
+  schema       tables and columns of a connection (masked columns flagged, keys, row estimates)
+  query        run one SQL statement through the broker
+  status       the state of a request that needed approval (--wait to follow it)
+  approve      approve or reject a request (approvers)
+  sessions     list, show or verify recorded sessions (auditors)
 
 Run \`qb <command> --help\` for its options.
 

@@ -98,11 +98,11 @@ describe('the database refused it: the SQLSTATE in words, the server text unless
   });
 
   it('withholds the server text when a masked column is in reach, and says so and why', async () => {
-    const r = await b.query({ connection: 'sales', sql: 'select email from customers where id = $1', params: ['abc'] });
+    const r = await b.query({ connection: 'sales', sql: 'select email from customers where id = $1', params: ['not-a-number'] });
     expect(r.status).toBe(422);
     expect(r.body.error.message).toMatch(/invalid input/);
     expect(r.body.error.message).toMatch(/withheld because masked columns are within reach.*public\.customers\.email/);
-    expect(r.body.error.message).not.toContain('"abc"');
+    expect(r.body.error.message).not.toContain('not-a-number');
     expect(r.body.error.serverMessageWithheld).toBe(true);
   });
 

@@ -177,6 +177,28 @@ describe('approval answers carry the review link; a dry run holds nothing', () =
   });
 });
 
+describe('the approver\'s confirmation page', () => {
+  it('shows the outcome of the approved write once it ran (executed, N rows)', async () => {
+    const r = await b.query({ connection: 'sales', sql: "update orders set status = 'confirmed'" }, ['Query.Write'], 'answers-writer');
+    expect(r.status).toBe(202);
+    const approver = await b.token({ sub: 'answers-approver', roles: ['Query.Approve'], idtyp: 'user', name: 'Approver' });
+    const session = `qb_approver_session=${approver}`;
+    const review = await b.fetch(`/api/approvals/${r.body.requestId}`, { headers: { cookie: session } });
+    expect(review.status).toBe(200);
+    const html = await review.text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const csrfCookie = review.headers.get('set-cookie')!.split(';')[0]!;
+    const done = await b.fetch(`/api/approvals/${r.body.requestId}`, {
+      method: 'POST',
+      headers: { cookie: `${session}; ${csrfCookie}`, 'content-type': 'application/x-www-form-urlencoded', origin: b.url },
+      body: new URLSearchParams({ decision: 'approve', sqlHash: r.body.sqlHash, csrf }).toString(),
+    });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toMatch(/Decision recorded[\s\S]*Approved and executed: 50 rows\./);
+    expect((await b.db.query("select count(*)::int as n from orders where status = 'confirmed'")).rows[0]!.n).toBe(50);
+  });
+});
+
 describe('logs: refusals are not errors; every 5xx has a request id the log also has', () => {
   it('logs a policy refusal at warn with its request id and code, never as an unhandled error', async () => {
     const r = await b.query({ connection: 'sales', sql: 'update orders set amount_cents = 0 where id = 1' });

@@ -275,9 +275,12 @@ export class Broker {
       volatileCalls(connections.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
     ]);
     if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason, undefined, req.sql);
-    if (volatileResult.value.length > 0) await this.refuseUnknownFunctions(req, resolved, volatileResult.value);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
     let decision = decide(input);
+    // Refused only as volatile: if a function does not exist at all, say that instead.
+    if (decision.outcome === 'deny' && decision.reasons.every((r) => r.code === 'volatile_function')) {
+      await this.refuseUnknownFunctions(req, resolved, volatileResult.value);
+    }
     if (planResult.status === 'rejected') {
       const maskingError = asFactError(planResult.reason, undefined, req.sql);
       if (decision.outcome === 'deny') {

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'request_too_large'
+  | 'unsupported_media_type'
   | 'rate_limited'
   | 'dependency_unavailable'
   | 'query_failed'
@@ -40,6 +41,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   request_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   dependency_unavailable: 503,
   query_failed: 422,

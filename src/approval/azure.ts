@@ -86,11 +86,12 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const clock = deps.clock ?? systemClock;
   const store = deps.store ?? requestStoreFromSettings(deps.credential);
   const client = durableOrchestrationClient(deps.durableClient);
-  const starter = createApprovalStarter({ store, client, clock, log: deps.log });
-  const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const publicBaseUrl = deps.publicBaseUrl ?? readSetting('QB_PUBLIC_BASE_URL');
+  const reviewUrl = publicBaseUrl ? (id: string) => reviewUrlOf(publicBaseUrl, id) : undefined;
+  const starter = createApprovalStarter({ store, client, clock, log: deps.log, ...(reviewUrl ? { reviewUrl } : {}) });
+  const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock }),
+    requestRoutes({ policy: deps.policy, store, clock, ...(reviewUrl ? { reviewUrl } : {}) }),
     approvalRoutes({
       policy: deps.policy,
       decisions,

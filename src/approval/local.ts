@@ -86,10 +86,11 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
       runner.raiseEvent(requestId, DECISION_EVENT, event);
     },
   };
-  const starter = createApprovalStarter({ store, client, clock, log: deps.log, ...(deps.expiresAfterMs ? { expiresAfterMs: deps.expiresAfterMs } : {}) });
+  const reviewUrl = (id: string) => reviewUrlOf(deps.publicBaseUrl, id);
+  const starter = createApprovalStarter({ store, client, clock, log: deps.log, reviewUrl, ...(deps.expiresAfterMs ? { expiresAfterMs: deps.expiresAfterMs } : {}) });
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock }),
+    requestRoutes({ policy: deps.policy, store, clock, reviewUrl }),
     approvalRoutes({
       policy: deps.policy,
       decisions,

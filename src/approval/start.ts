@@ -22,6 +22,8 @@ export interface ApprovalStarterDeps {
   log: Logger;
   /** how long approvers have; default the profile's `approval.expiresAfterMinutes` (tests shorten it) */
   expiresAfterMs?: (pending: PendingApproval) => number;
+  /** the review page of a request on the broker's public URL, returned to the agent as `approvalUrl` */
+  reviewUrl?: (requestId: string) => string;
 }
 
 function requesterOf(pending: PendingApproval): RequesterInfo {
@@ -70,7 +72,7 @@ export function createApprovalStarter(deps: ApprovalStarterDeps): ApprovalStarte
         })).catch(() => undefined);
         throw new BrokerError('dependency_unavailable', 'The approval workflow cannot be started right now; nothing was executed. Retry in a moment.', { cause: e });
       }
-      return { expiresAt };
+      return deps.reviewUrl ? { expiresAt, approvalUrl: deps.reviewUrl(pending.requestId) } : { expiresAt };
     },
   };
 }

@@ -6,7 +6,7 @@ import { BrokerError, isBrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } from './ports.js';
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
-import { resolveProfile, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
+import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
@@ -14,7 +14,10 @@ import type { Analysis, QualifiedName } from '../sql/types.js';
 import type { FunctionCatalog } from '../sql/functions-catalog.js';
 import { addName } from '../sql/names.js';
 import { statementReach } from '../sql/reach.js';
-import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
+import { planMasking, prepareOrigins, applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
+import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
+import { unknownFunctions } from '../sql/function-names.js';
+import type { DatabaseErrorInfo } from '../db/types.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
@@ -47,7 +50,9 @@ export type QueryOutcome =
       durationMs: number;
     }
   | { decision: 'allowed'; requestId: string; sessionId: string; executed: false; reasons: Reason[]; estimatedRows?: number; statementKind: string }
-  | { decision: 'pending_approval'; requestId: string; sessionId: string; sqlHash: string; reasons: Reason[]; expiresAt: string; estimatedRows?: number };
+  /** a dry run of a statement that would be held for a human: nothing was held, no request exists */
+  | { decision: 'would_need_approval'; sessionId: string; executed: false; reasons: Reason[]; estimatedRows?: number; statementKind: string; sqlHash: string }
+  | { decision: 'pending_approval'; requestId: string; sessionId: string; sqlHash: string; reasons: Reason[]; expiresAt: string; estimatedRows?: number; approvalUrl?: string };
 
 /** Raised for refusals after a request id exists, so the HTTP layer can echo it. */
 export class RequestError extends Error {
@@ -78,7 +83,8 @@ export interface PendingApproval {
 }
 
 export interface ApprovalStarter {
-  start(pending: PendingApproval): Promise<{ expiresAt: string }>;
+  /** `approvalUrl`: the review page on the broker's public URL, for the agent to hand to a human */
+  start(pending: PendingApproval): Promise<{ expiresAt: string; approvalUrl?: string }>;
 }
 
 export interface BrokerDeps {
@@ -94,13 +100,31 @@ export interface BrokerDeps {
   approvals?: ApprovalStarter;
 }
 
+/** A database error as pg reports it (EXPLAIN, catalog look-ups), as the info the sanitizer reads. */
+function databaseErrorInfo(e: unknown): DatabaseErrorInfo | undefined {
+  if (!(e instanceof Error) || !('code' in e) || typeof (e as { code: unknown }).code !== 'string' || !/^[0-9A-Z]{5}$/.test((e as { code: string }).code)) return undefined;
+  const x = e as Error & { code: string; detail?: unknown; hint?: unknown };
+  const info: DatabaseErrorInfo = { sqlstate: x.code, message: x.message };
+  if (typeof x.detail === 'string') info.detail = x.detail;
+  if (typeof x.hint === 'string') info.hint = x.hint;
+  return info;
+}
+
+/** A refused statement as `query_failed`: the SQLSTATE in words, and the server's text when it is safe. */
+function databaseRefusal(raw: DatabaseErrorInfo, plan: MaskPlan | undefined, sql: string | undefined, cause: unknown): BrokerError {
+  const { info, withheld } = describeDatabaseError(raw, plan, sql);
+  const details = { sqlstate: info.sqlstate };
+  if (withheld) return new BrokerError('query_failed', `The database refused the statement. ${info.message}`, { details: { ...details, serverMessageWithheld: true }, cause });
+  const text = [info.message, info.detail ? `Detail: ${info.detail}` : '', info.hint ? `Hint: ${info.hint}` : ''].filter(Boolean).join(' ');
+  return new BrokerError('query_failed', `The database refused the statement (${sqlstateWords(info.sqlstate)}, SQLSTATE ${info.sqlstate ?? 'unknown'}): ${text}`, { details, cause });
+}
+
 /** A failure while gathering facts for the decision, as the error the agent sees. */
-function asFactError(e: unknown): BrokerError {
+function asFactError(e: unknown, plan?: MaskPlan, sql?: string): BrokerError {
   if (isBrokerError(e)) return e;
-  if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) {
-    // The database refused to plan it (e.g. EXPLAIN of an unknown table): report without values.
-    return new BrokerError('query_failed', 'The database could not plan this statement. Check table and column names with GET /api/connections/{name}/schema.', { cause: e });
-  }
+  const info = databaseErrorInfo(e);
+  // The database refused to plan it (e.g. EXPLAIN of an unknown table): the same answer as at execution.
+  if (info && !/^(08|53|57P0|28|3D)/.test(info.sqlstate ?? '')) return databaseRefusal(info, plan, sql, e);
   return new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
 }
 
@@ -148,8 +172,10 @@ export class Broker {
     let plan: MaskPlan;
     let estimatedRows: number | undefined;
     try {
-      resolved = resolveProfile(this.deps.policy, principal, req.connection);
+      checkSqlText(req.sql);
+      resolved = this.resolveOrList(principal, req.connection);
       analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
+      checkParamCount(req.sql, req.params);
       ({ decision, plan, estimatedRows } = await this.decideWithFacts(req, resolved, analysis, principal));
     } catch (e) {
       if (!isBrokerError(e)) throw e;
@@ -183,7 +209,11 @@ export class Broker {
       const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
       if (estimatedRows !== undefined) pending.estimatedRows = estimatedRows;
       if (req.reason !== undefined) pending.reason = req.reason;
-      return await this.holdForApproval(pending, resolved.profile, req.dryRun);
+      if (req.dryRun) {
+        // A dry run holds nothing: no request is created, nobody is asked.
+        return { decision: 'would_need_approval', sessionId, executed: false, reasons: decision.reasons, statementKind: a.kind, sqlHash: a.sqlHash, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
+      }
+      return await this.holdForApproval(pending, resolved.profile);
     }
 
     if (req.dryRun) {
@@ -210,15 +240,14 @@ export class Broker {
       await this.recordOrUnavailable(requestId, sessionId, held);
       const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons, estimatedRows: e.affectedRows, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
       if (req.reason !== undefined) pending.reason = req.reason;
-      return await this.holdForApproval(pending, resolved.profile, false);
+      return await this.holdForApproval(pending, resolved.profile);
     }
   }
 
   /** Start the approval workflow for a recorded `needs approval` decision (or say why it cannot). */
-  private async holdForApproval(pending: PendingApproval, profile: ProfileConfig, dryRun: boolean): Promise<QueryOutcome> {
+  private async holdForApproval(pending: PendingApproval, profile: ProfileConfig): Promise<QueryOutcome> {
     const { requestId, sessionId, sqlHash, reasons } = pending;
     const estimate = pending.estimatedRows === undefined ? {} : { estimatedRows: pending.estimatedRows };
-    if (dryRun) return { decision: 'pending_approval', requestId, sessionId, sqlHash, reasons, expiresAt: '', ...estimate };
     if (!this.deps.approvals || !profile.approval) {
       throw new RequestError(
         requestId,
@@ -226,8 +255,8 @@ export class Broker {
         new BrokerError('approval_required', 'This statement needs a human approval, and this profile has no approvers configured. Ask an administrator, or narrow the statement.', { reasons, details: { approvalRequired: true } }),
       );
     }
-    const { expiresAt } = await this.deps.approvals.start(pending);
-    return { decision: 'pending_approval', requestId, sessionId, sqlHash, reasons, expiresAt, ...estimate };
+    const { expiresAt, approvalUrl } = await this.deps.approvals.start(pending);
+    return { decision: 'pending_approval', requestId, sessionId, sqlHash, reasons, expiresAt, ...estimate, ...(approvalUrl === undefined ? {} : { approvalUrl }) };
   }
 
   /**
@@ -242,18 +271,22 @@ export class Broker {
       planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection, resolved.profile.dbRole)),
       volatileCalls(connections.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
     ]);
-    if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason);
+    if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason, undefined, req.sql);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
     let decision = decide(input);
+    // Refused only as volatile: if a function does not exist at all, say that instead.
+    if (decision.outcome === 'deny' && decision.reasons.every((r) => r.code === 'volatile_function')) {
+      await this.refuseUnknownFunctions(req, resolved, volatileResult.value);
+    }
     if (planResult.status === 'rejected') {
-      const maskingError = asFactError(planResult.reason);
+      const maskingError = asFactError(planResult.reason, undefined, req.sql);
       if (decision.outcome === 'deny') {
         throw new BrokerError('policy_denied', decision.reasons[0]?.message ?? 'The policy refuses this statement.', { reasons: [...decision.reasons, ...maskingError.reasons] });
       }
       throw maskingError;
     }
     const plan = planResult.value;
-    if (decision.outcome === 'deny' || analysis.needsRowEstimate !== true || analysis.hasWhere === false || resolved.profile.access === 'read') {
+    if (decision.outcome === 'deny' || analysis.needsRowEstimate !== true || resolved.profile.access === 'read') {
       return { decision, plan };
     }
     let estimatedRows: number;
@@ -261,9 +294,10 @@ export class Broker {
       const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'read');
       estimatedRows = await estimateAffectedRows(handle.pool, req.sql, req.params);
     } catch (e) {
-      throw asFactError(e);
+      throw asFactError(e, plan, req.sql);
     }
-    decision = decide({ ...input, estimatedRows });
+    // Without WHERE the statement already needs a human; the estimate (the table's rows) is for them.
+    if (analysis.hasWhere !== false) decision = decide({ ...input, estimatedRows });
     return { decision, plan, estimatedRows };
   }
 
@@ -329,7 +363,7 @@ export class Broker {
         throw e;
       }
       if (e instanceof AffectedRowsOverLimit) throw e;
-      const error = this.failureToError(e, x.plan);
+      const error = this.failureToError(e, x.plan, x.sql, x.profile.statementTimeoutMs);
       await this.recordOrUnavailable(requestId, sessionId, ...deferred, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
       throw new RequestError(requestId, sessionId, error);
     }
@@ -354,20 +388,53 @@ export class Broker {
     return { columns, rows, rowCount, truncated, durationMs };
   }
 
-  private failureToError(e: unknown, plan: MaskPlan | undefined): BrokerError {
+  private failureToError(e: unknown, plan: MaskPlan | undefined, sql: string, timeoutMs: number): BrokerError {
     if (isBrokerError(e)) return e;
     if (e instanceof DatabaseFailure) {
-      const info = sanitizeDatabaseError(e.info, plan);
-      if (info.sqlstate === '57014') {
-        return new BrokerError('query_timeout', 'The statement ran past the profile\'s time limit and was cancelled. Narrow it (WHERE, LIMIT) and retry.', { details: { sqlstate: info.sqlstate } });
+      const sqlstate = e.info.sqlstate;
+      if (sqlstate === '57014') {
+        return new BrokerError('query_timeout', `The statement ran past this profile's time limit of ${timeoutMs} ms and was cancelled. Narrow it (WHERE on indexed columns, LIMIT) and retry.`, { details: { sqlstate, timeoutMs } });
       }
-      if (info.sqlstate === '25006') {
-        return new BrokerError('policy_denied', 'The database refused a write in a read-only transaction.', { reasons: [{ code: 'read_only_transaction', message: 'Reads run read-only. Use a write profile for changes.' }], details: { sqlstate: info.sqlstate } });
+      if (sqlstate === '25006') {
+        return new BrokerError('policy_denied', 'The database refused a write in a read-only transaction.', { reasons: [{ code: 'read_only_transaction', message: 'Reads run read-only. Use a write profile for changes.' }], details: { sqlstate } });
       }
-      const text = [info.message, info.detail ? `Detail: ${info.detail}` : '', info.hint ? `Hint: ${info.hint}` : ''].filter(Boolean).join(' ');
-      return new BrokerError('query_failed', `The database refused the statement: ${text}`, { details: { sqlstate: info.sqlstate } });
+      return databaseRefusal(e.info, plan, sql, e);
     }
     return new BrokerError('internal_error', 'The statement failed unexpectedly; nothing was returned.', { cause: e });
+  }
+
+  /** The profile for this connection; an unknown connection's refusal lists the ones this identity may use. */
+  private resolveOrList(principal: Principal, connection: string): ResolvedProfile {
+    try {
+      return resolveProfile(this.deps.policy, principal, connection);
+    } catch (e) {
+      if (!isBrokerError(e) || e.reasons[0]?.code !== 'unknown_connection') throw e;
+      const usable = Object.keys(this.deps.policy.connections).filter((name) => profilesFor(this.deps.policy, principal, name).length > 0);
+      const list = usable.length ? `You may use: ${usable.join(', ')}.` : 'This identity may use no connection.';
+      const reasons = e.reasons.map((r) => (r.code === 'unknown_connection' ? { code: r.code, message: `No connection ${JSON.stringify(connection)} is configured. ${list}` } : r));
+      throw new BrokerError(e.code, `There is no connection named ${JSON.stringify(connection)}. ${list}`, { reasons, details: { ...e.details, connections: usable } });
+    }
+  }
+
+  /**
+   * A call of a function no schema defines is not a volatility question: the statement cannot run.
+   * Refused as `query_failed` (undefined function) with close names from the catalog.
+   */
+  private async refuseUnknownFunctions(req: QueryRequest, resolved: ResolvedProfile, candidates: QualifiedName[]): Promise<void> {
+    let unknown;
+    try {
+      const handle = await this.deps.connections.pool(req.connection, resolved.name, resolved.profile, 'read');
+      unknown = await unknownFunctions(handle.pool, candidates);
+    } catch (e) {
+      throw asFactError(e, undefined, req.sql);
+    }
+    if (unknown.length === 0) return;
+    const parts = unknown.map((u) => `${u.name}() does not exist${u.suggestions.length ? ` (did you mean ${u.suggestions.map((n) => `${n}()`).join(', ')}?)` : ''}`);
+    const message = `The function ${parts.join('; ')}.`;
+    throw new BrokerError('query_failed', `The statement calls a function that does not exist (undefined function, SQLSTATE 42883): ${parts.join('; ')}. Check the spelling.`, {
+      reasons: [{ code: 'unknown_function', message }],
+      details: { sqlstate: '42883', suggestions: Object.fromEntries(unknown.map((u) => [u.name, u.suggestions])) },
+    });
   }
 }
 

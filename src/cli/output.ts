@@ -1,6 +1,7 @@
 import { CliError, EXIT } from './exit.js';
 import { isErrorBody, type BrokerResponse } from './client.js';
 import type { CliIo } from './io.js';
+import { hintFor, type HintContext } from '../http/hints.js';
 
 export interface ResultColumn {
   name: string;
@@ -73,11 +74,14 @@ export function reasonLines(reasons: unknown, said?: string): string[] {
  * A non-2xx answer: the broker said no (exit 1). The error body goes to stdout with --json, the
  * code, message and reasons to stderr otherwise.
  */
-export function refusal(io: CliIo, res: BrokerResponse, json: boolean): CliError {
+export function refusal(io: CliIo, res: BrokerResponse, json: boolean, ctx: HintContext = {}): CliError {
   if (json) printJson(io, res.body);
   if (isErrorBody(res.body)) {
     const { error, requestId } = res.body;
     const lines = [`qb: ${error.code}: ${error.message}`, ...reasonLines(error.reasons, error.message)];
+    // The next step in qb's own words (the broker's hint names HTTP routes).
+    const hint = hintFor('cli', { code: error.code, reasons: error.reasons ?? [], details: error }, requestId === undefined ? ctx : { requestId, ...ctx });
+    if (hint) lines.push(`  next: ${hint}`);
     if (requestId) lines.push(`  request ${requestId}`);
     if (!json) io.stderr.write(`${lines.join('\n')}\n`);
   } else if (!json) {

@@ -11,6 +11,7 @@ export interface RequestStatus {
   sql?: string;
   reasons?: { code: string; message: string }[];
   expiresAt?: string;
+  approvalUrl?: string;
   result?: { columns?: ResultColumn[]; rows?: unknown[][]; rowCount?: number; truncated?: boolean; durationMs?: number };
   error?: { code?: string; message?: string };
   [k: string]: unknown;
@@ -80,6 +81,7 @@ export function printStatus(io: CliIo, s: RequestStatus, json: boolean): number 
     if (s.sql !== undefined) lines.push(`sql      ${s.sql}`);
     if (s.sqlHash !== undefined) lines.push(`sqlHash  ${s.sqlHash}`);
     if (s.expiresAt) lines.push(`expires  ${s.expiresAt}`);
+    if (s.approvalUrl && s.state === 'pending_approval') lines.push(`review   ${s.approvalUrl}`);
     const reasons = reasonLines(s.reasons);
     if (reasons.length) lines.push('reasons', ...reasons);
     if (s.state === 'pending_approval' && s.sqlHash) {

@@ -7,6 +7,7 @@ import { statusCommand } from './commands/status.js';
 import { approveCommand } from './commands/approve.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { doctorCommand } from './commands/doctor.js';
+import { connectionsCommand, schemaCommand } from './commands/discover.js';
 
 export const VERSION = '0.1.0';
 
@@ -17,6 +18,8 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   approve: approveCommand,
   sessions: sessionsCommand,
   doctor: doctorCommand,
+  connections: connectionsCommand,
+  schema: schemaCommand,
 };
 
 export const HELP = `qb — the Query Broker command line
@@ -24,12 +27,14 @@ export const HELP = `qb — the Query Broker command line
 Usage: qb <command> [options]
 
 Commands:
-  token      a dev token from the local broker (npm start)
-  query      run one SQL statement through the broker
-  status     the state of a request that needed approval (--wait to follow it)
-  approve    approve or reject a request (approvers)
-  sessions   list, show or verify recorded sessions (auditors)
-  doctor     check every dependency of a deployment (Entra ID, audit WORM, Key Vault, databases, ...)
+  token        a dev token from the local broker (npm start)
+  connections  the connections this identity may use, with its access level
+  schema       tables and columns of a connection (masked columns flagged, keys, row estimates)
+  query        run one SQL statement through the broker
+  status       the state of a request that needed approval (--wait to follow it)
+  approve      approve or reject a request (approvers)
+  sessions     list, show or verify recorded sessions (auditors)
+  doctor       check every dependency of a deployment (Entra ID, audit WORM, Key Vault, databases, ...)
 
 Run \`qb <command> --help\` for its options.
 

@@ -7,9 +7,9 @@ import type { Broker } from '../broker/pipeline.js';
 import type { Principal } from '../identity/principal.js';
 import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { Logger } from '../log.js';
-import { sendError } from './errors.js';
+import { requireJsonBody, sendError, validationError } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
-import { QueryBody, QueryResult, PendingApproval, Health, DevTokenBody, DevToken, Jwks, json, errorResponse } from './schemas.js';
+import { QueryBody, QueryResult, PendingApproval, Health, DevTokenBody, DevToken, Jwks, json, queryErrorResponses } from './schemas.js';
 
 export interface HttpEnv {
   Variables: { principal: Principal; requestId?: string };
@@ -42,9 +42,7 @@ export function createApp(deps: AppDeps): BrokerApp {
   const app = new OpenAPIHono<HttpEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        const where = issue?.path.length ? issue.path.join('.') : 'body';
-        return sendError(c, new BrokerError('invalid_request', `Invalid ${where}: ${issue?.message ?? 'bad value'}. See /api/openapi.json for the request schema.`));
+        return sendError(c, validationError(result.error.issues, c.req.path === '/api/query' ? Object.keys(QueryBody.shape) : []));
       }
       return undefined;
     },
@@ -55,8 +53,7 @@ export function createApp(deps: AppDeps): BrokerApp {
     if (!(err instanceof BrokerError) && 'status' in err && (err as { status: number }).status === 400) {
       return sendError(c, new BrokerError('invalid_request', 'The request body is not valid JSON. Send a JSON object with Content-Type: application/json.'));
     }
-    if (!(err instanceof BrokerError)) deps.log.error('unhandled error', { error: err.name, path: c.req.path });
-    return sendError(c, err);
+    return sendError(c, err, deps.log);
   });
   app.notFound((c) => sendError(c, new BrokerError('not_found', `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.`)));
 
@@ -112,16 +109,12 @@ export function createApp(deps: AppDeps): BrokerApp {
       path: '/api/query',
       summary: 'Run one SQL statement through policy, masking and audit',
       security: [{ bearer: [] }],
+      middleware: [requireJsonBody] as const,
       request: { body: { content: { 'application/json': { schema: QueryBody } }, required: true } },
       responses: {
-        200: json(QueryResult, 'Allowed and executed (or a dry run)'),
-        202: json(PendingApproval, 'A human must approve first; poll statusUrl'),
-        400: errorResponse('invalid_request, sql_parse_error or multiple_statements'),
-        401: errorResponse('invalid_token'),
-        403: errorResponse('Policy refuses it (decision denied, with reasons)'),
-        413: errorResponse('request_too_large'),
-        429: errorResponse('rate_limited'),
-        503: errorResponse('dependency_unavailable; nothing was executed'),
+        200: json(QueryResult, 'Allowed and executed, or a dry run (decision allowed or would_need_approval, executed false)'),
+        202: json(PendingApproval, 'A human must approve first; poll statusUrl, hand approvalUrl to a human'),
+        ...queryErrorResponses,
       },
     }),
     async (c) => {

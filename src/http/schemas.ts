@@ -6,6 +6,8 @@ export const ErrorBody = z
       code: z.string().openapi({ example: 'invalid_request' }),
       message: z.string(),
       reasons: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
+      hint: z.string().optional().openapi({ description: 'the next step, naming the route to call' }),
+      sqlstate: z.string().optional().openapi({ description: 'query_failed, query_timeout: the PostgreSQL SQLSTATE' }),
     }).passthrough(),
     requestId: z.string().optional(),
     decision: z.literal('denied').optional(),
@@ -31,10 +33,11 @@ export const Column = z.object({ name: z.string(), type: z.string(), masked: z.u
 
 export const QueryResult = z
   .object({
-    requestId: z.string(),
+    requestId: z.string().optional().openapi({ description: 'absent for decision would_need_approval: a dry run creates no request' }),
     sessionId: z.string(),
-    decision: z.literal('allowed'),
+    decision: z.enum(['allowed', 'would_need_approval']),
     executed: z.boolean(),
+    sqlHash: z.string().optional(),
     columns: z.array(Column).optional(),
     rows: z.array(z.array(z.unknown())).optional(),
     rowCount: z.number().int().optional(),
@@ -54,6 +57,7 @@ export const PendingApproval = z
     sqlHash: z.string(),
     reasons: z.array(Reason),
     statusUrl: z.string(),
+    approvalUrl: z.string().optional().openapi({ description: 'the review page on the broker\'s public URL: hand it to a human approver' }),
     expiresAt: z.string().optional(),
     estimatedRows: z.number().optional(),
   })
@@ -80,3 +84,17 @@ export const errorResponse = (description: string) => json(ErrorBody, descriptio
 export const DevToken = z.object({ token: z.string() }).openapi('DevToken');
 
 export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi('Jwks');
+
+/** Every error status POST /api/query answers (README's error table), with the error body. */
+export const queryErrorResponses = {
+  400: errorResponse('invalid_request (bad JSON, unknown or missing field, wrong param count, NUL in the SQL), sql_parse_error or multiple_statements'),
+  401: errorResponse('invalid_token'),
+  403: errorResponse('policy_denied or approval_required (decision denied, with reasons), forbidden (another identity\'s session)'),
+  408: errorResponse('query_timeout: the statement ran past the profile\'s time limit and was cancelled'),
+  413: errorResponse('request_too_large or sql_too_long'),
+  415: errorResponse('unsupported_media_type: the body must be sent with Content-Type: application/json'),
+  422: errorResponse('query_failed: the database refused the statement (SQLSTATE in words), or result_too_large'),
+  429: errorResponse('rate_limited, with Retry-After'),
+  500: errorResponse('internal_error, with a requestId the operator log also has'),
+  503: errorResponse('dependency_unavailable; nothing was executed'),
+} as const;

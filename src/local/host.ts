@@ -27,6 +27,8 @@ export interface LocalBrokerOptions {
   log?: Logger;
   /** replace the Blob audit log (benchmarks: audit off) */
   audit?: AuditLog;
+  /** host name of approval links (the review page, the notification), e.g. `localhost` as the banner prints; default 127.0.0.1 */
+  publicHost?: string;
   /** approval flow knobs (tests: a short expiry, a notifier, a store container); the flow is always on */
   approvals?: Pick<Partial<LocalApprovalsDeps>, 'expiresAfterMs' | 'notifier' | 'requestsContainer' | 'clock'>;
 }
@@ -69,7 +71,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     secrets,
     log,
     devIssuer,
-    publicBaseUrl: base,
+    publicBaseUrl: o.publicHost ? `http://${o.publicHost}:${port}` : base,
     blobConnectionString: o.blobConnectionString,
     broker: () => runtime.broker,
     ...o.approvals,

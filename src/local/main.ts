@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   const azurite = await azuriteP;
   cleanups.push(() => azurite.stop());
 
-  const broker: LocalBroker = await startLocalBroker({ policy, blobConnectionString: azurite.connectionString, port });
+  // Approval links use the host the banner prints, so the review page and the dev sign-in share one origin.
+  const broker: LocalBroker = await startLocalBroker({ policy, blobConnectionString: azurite.connectionString, port, publicHost: 'localhost' });
   cleanups.push(() => broker.close());
 
   const agent = await broker.token({ sub: 'demo-agent', name: 'Demo agent', roles: ['Query.Read'] });

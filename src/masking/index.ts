@@ -36,7 +36,7 @@
 export { createColumnCatalog, type ColumnCatalog, type RelationInfo, type RelationColumn, type FunctionFacts } from './catalog.js';
 export { planMasking } from './plan.js';
 export { prepareOrigins, applyMasking, maskResult, chooseMasker } from './apply.js';
-export { sanitizeDatabaseError } from './sanitize-error.js';
+export { sanitizeDatabaseError, describeDatabaseError, sqlstateWords } from './sanitize-error.js';
 export { maskedColumnsOf } from './schema-flags.js';
 export { ContentScanner, luhnValid } from './detectors.js';
 export { maskerFor, REDACTED } from './maskers.js';

@@ -16,6 +16,9 @@ beforeAll(async () => {
 });
 afterAll(async () => b?.close());
 
+/** Tests that start several `qb` processes (each compiles through tsx): slow on a busy machine. */
+const SPAWNING_TEST_TIMEOUT_MS = 120_000;
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -141,7 +144,7 @@ describe('qb query', () => {
     expect(waited.stdout).toMatch(/state\s+executed/);
     expect(waited.stdout).toContain('(50 rows affected)');
     expect((await b.db.query("select count(*)::int as n from orders where status = 'cli'")).rows[0]!.n).toBe(50);
-  });
+  }, SPAWNING_TEST_TIMEOUT_MS);
 
   it('a rejected request: status exits 1 and nothing ran', async () => {
     const writer = await b.token({ sub: 'cli-writer', roles: ['Query.Read', 'Query.Write'] });
@@ -154,7 +157,7 @@ describe('qb query', () => {
     expect(status.code).toBe(1);
     expect(status.stdout).toMatch(/state\s+rejected/);
     expect((await b.db.query('select count(*)::int as n from orders')).rows[0]!.n).toBe(50);
-  });
+  }, SPAWNING_TEST_TIMEOUT_MS);
 });
 
 describe('qb status', () => {
@@ -189,7 +192,7 @@ describe('qb sessions', () => {
     const verify = await qb(['sessions', 'verify', sessionId, '--json'], { QB_TOKEN: auditorToken });
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ valid: true, firstBadSeq: null });
-  });
+  }, SPAWNING_TEST_TIMEOUT_MS);
 
   it('exits 1 for a token without the auditor role', async () => {
     const r = await qb(['sessions', 'show', sessionId], { QB_TOKEN: readerToken });

@@ -128,7 +128,7 @@ describe('MCP over Streamable HTTP: run_query', () => {
     expect(r.body.error.code).toBe('policy_denied');
     expect(r.body.error.reasons.map((x: { code: string }) => x.code)).toContain('write_on_read_only_profile');
     expect(r.body.requestId).toMatch(/^r_/);
-    expect(r.body.hint).toMatch(/reasons/);
+    expect(r.body.hint).toMatch(/read-only.*list_connections tool/);
     expect((await b.db.query('select sum(amount_cents)::bigint as s from orders')).rows).toEqual(before.rows);
   });
 
@@ -190,7 +190,8 @@ describe('MCP over Streamable HTTP: run_query', () => {
     const client = await connect(['Query.Read', 'Query.Write'], 'mcp-writer');
     const r = await call(client, 'run_query', { connection: 'sales', sql: "update orders set status = 'dry'", dryRun: true });
     expect(r.isError).toBe(false);
-    expect(r.body.decision).toBe('pending_approval');
+    expect(r.body).toMatchObject({ decision: 'would_need_approval', executed: false });
+    expect(r.body.requestId).toBeUndefined();
     expect((await b.db.query("select count(*)::int as n from orders where status = 'dry'")).rows[0]!.n).toBe(0);
   });
 });

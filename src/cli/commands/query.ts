@@ -10,7 +10,7 @@ export const QUERY_HELP = `qb query — run one SQL statement through the broker
 Usage: qb query --connection NAME "SQL" [--param VALUE…] [options]
        echo "select 1" | qb query -c NAME -
 
-  -c, --connection NAME  connection from the policy (GET /api/connections)
+  -c, --connection NAME  connection from the policy (\`qb connections\` lists them)
   -p, --param VALUE      value for $1, $2 … in order (repeatable; sent as text, PostgreSQL casts it;
                          write --param=-5 for a value that starts with -)
   --params-json JSON     all values as a JSON array instead, e.g. '[42, "x", null]'
@@ -44,7 +44,7 @@ export async function queryCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const [sqlArg] = positionals(rest, ['the SQL statement']);
-  if (!values.connection) throw usageError('Missing --connection NAME (list them with GET /api/connections).');
+  if (!values.connection) throw usageError('Missing --connection NAME (list them with `qb connections`).');
   const sql = sqlArg === '-' ? await io.readStdin() : (sqlArg ?? '');
   if (sql.trim() === '') throw usageError('The SQL statement is empty.');
 
@@ -71,12 +71,12 @@ export async function queryCommand(args: string[], io: CliIo): Promise<number> {
   if (res.status === 200) {
     const r = res.body as { executed?: boolean; columns?: ResultColumn[]; rows?: unknown[][]; reasons?: unknown; statementKind?: string };
     if (values.json) printJson(io, r);
-    else if (r.executed === false) io.stdout.write(`allowed (dry run, nothing executed)${r.statementKind ? `: a ${r.statementKind} statement` : ''}\n${reasonLines(r.reasons).join('\n')}`.trimEnd() + '\n');
+    else if (r.executed === false) io.stdout.write(`${dryRunVerdict(r)}\n${reasonLines(r.reasons).join('\n')}`.trimEnd() + '\n');
     else printResult(io, r);
     return EXIT.ok;
   }
   if (res.status === 202) {
-    const p = res.body as { requestId: string; sqlHash: string; reasons?: unknown; expiresAt?: string };
+    const p = res.body as { requestId: string; sqlHash: string; reasons?: unknown; expiresAt?: string; approvalUrl?: string };
     if (values.wait && !values['dry-run']) {
       return printStatus(io, await waitForFinalState(client, p.requestId, io, { json: values.json, intervalMs: intervalS * 1000 }), values.json);
     }
@@ -85,11 +85,20 @@ export async function queryCommand(args: string[], io: CliIo): Promise<number> {
     } else {
       const lines = [`Pending approval: request ${p.requestId}`, `sqlHash  ${p.sqlHash}`];
       if (p.expiresAt) lines.push(`expires  ${p.expiresAt}`);
+      if (p.approvalUrl) lines.push(`review   ${p.approvalUrl}  (hand this link to an approver)`);
       lines.push(...reasonLines(p.reasons));
       if (!values['dry-run']) lines.push('', `An approver runs: qb approve ${p.requestId} --sql-hash ${p.sqlHash}`, `Wait for it:      qb status ${p.requestId} --wait`);
       io.stdout.write(`${lines.join('\n')}\n`);
     }
     return EXIT.ok;
   }
-  throw refusal(io, res, values.json);
+  throw refusal(io, res, values.json, { connection: values.connection });
+}
+
+/** What a dry run decided, in one line. */
+function dryRunVerdict(r: { decision?: string; statementKind?: string; estimatedRows?: number }): string {
+  const kind = r.statementKind ? `: a ${r.statementKind} statement` : '';
+  const estimate = r.estimatedRows === undefined ? '' : `, about ${r.estimatedRows} rows`;
+  if (r.decision === 'would_need_approval') return `would need approval (dry run, nothing executed, no request created)${kind}${estimate}`;
+  return `allowed (dry run, nothing executed)${kind}${estimate}`;
 }

@@ -40,6 +40,9 @@ function eventSummary(e: TimelineEvent): string {
       return [[d.command, d.rowCount, d.rowCount === 1 ? 'row' : 'rows'].filter((x) => x !== undefined && x !== '').join(' '), Array.isArray(d.maskedColumns) && d.maskedColumns.length ? `masked: ${d.maskedColumns.join(', ')}` : ''].filter(Boolean).join(' · ');
     case 'failed':
       return `${String(d.code ?? '')}: ${String(d.message ?? '')}`;
+    case 'request.received':
+      // The statement always, whatever else was recorded with it (a reason, a row cap).
+      return [d.connection && `on ${String(d.connection)}`, d.dryRun === true && '(dry run)', d.reason !== undefined && `reason: ${JSON.stringify(String(d.reason))}`, `— ${String(d.sql ?? '')}`].filter(Boolean).join(' ');
     default:
       return Object.entries(d)
         .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
@@ -74,17 +77,20 @@ export async function sessionsCommand(args: string[], io: CliIo): Promise<number
       const sessions = (res.body as { sessions: { sessionId: string; ownerOid: string; day: string }[] }).sessions;
       if (values.json) printJson(io, res.body);
       else if (sessions.length === 0) io.stdout.write('(no sessions)\n');
-      else
+      else {
+        const c = client();
+        const summaries = await mapLimited(sessions.slice(0, SUMMARIZED), 4, (s) => sessionSummary(c, s.sessionId));
+        const text = (name: string) => ({ name, type: 'text', masked: false as const });
         io.stdout.write(
           `${formatTable(
-            [
-              { name: 'session', type: 'text', masked: false },
-              { name: 'owner', type: 'text', masked: false },
-              { name: 'day', type: 'text', masked: false },
-            ],
-            sessions.map((s) => [s.sessionId, s.ownerOid, s.day]),
-          )}\n(${sessions.length} ${sessions.length === 1 ? 'session' : 'sessions'})\n`,
+            [text('session'), text('owner'), text('day'), { name: 'events', type: 'int4', masked: false }, text('first'), text('last'), text('first statement')],
+            sessions.map((s, i) => {
+              const m = summaries[i];
+              return [s.sessionId, s.ownerOid, s.day, m?.events ?? null, m?.first ?? '', m?.last ?? '', m?.firstSql ?? ''];
+            }),
+          )}\n(${sessions.length} ${sessions.length === 1 ? 'session' : 'sessions'}${sessions.length > SUMMARIZED ? `; event counts for the first ${SUMMARIZED}` : ''})\n`,
         );
+      }
       return EXIT.ok;
     }
     case 'show': {
@@ -116,4 +122,38 @@ export async function sessionsCommand(args: string[], io: CliIo): Promise<number
     default:
       throw usageError(`Unknown sub-command ${JSON.stringify(sub)}: use list, show or verify.`);
   }
+}
+
+/** Sessions whose timelines `list` reads for its summary columns. */
+const SUMMARIZED = 50;
+/** Characters of the first statement shown in `list`. */
+const SQL_PREVIEW = 60;
+
+/** Event count, first and last time and the first statement of one session (undefined when unreadable). */
+async function sessionSummary(client: BrokerClient, sessionId: string): Promise<{ events: number; first: string; last: string; firstSql: string } | undefined> {
+  const res = await client.request('GET', `/api/sessions/${encodeURIComponent(sessionId)}`);
+  if (res.status !== 200) return undefined;
+  const events = (res.body as { events?: TimelineEvent[] }).events ?? [];
+  const sql = events.find((e) => e.type === 'request.received' && typeof e.data.sql === 'string')?.data.sql as string | undefined;
+  const oneLine = (sql ?? '').replace(/\s+/g, ' ').trim();
+  return {
+    events: events.length,
+    first: events[0]?.time ?? '',
+    last: events.at(-1)?.time ?? '',
+    firstSql: oneLine.length > SQL_PREVIEW ? `${oneLine.slice(0, SQL_PREVIEW - 1)}…` : oneLine,
+  };
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

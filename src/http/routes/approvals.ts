@@ -34,6 +34,9 @@ import { RequestIdParam, RequestStatus } from './requests.js';
 
 const SqlHash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 
+/** How long the approver's confirmation page waits for the outcome of an approved statement. */
+const OUTCOME_WAIT_MS = 5_000;
+const OUTCOME_POLL_MS = 250;
 export const DecisionBody = z
   .object({
     decision: z.enum(['approve', 'reject']),
@@ -109,6 +112,17 @@ export function approvalRoutes(deps: ApprovalRouteDeps): (app: BrokerApp, auth: 
       if (e instanceof BrokerError && e.code === 'not_found') return undefined;
       throw e;
     }
+  }
+
+  /** The approver's confirmation: the outcome when the statement finishes within a few seconds. */
+  async function approvedOutcome(requestId: string): Promise<string> {
+    for (let waited = 0; waited < OUTCOME_WAIT_MS; waited += OUTCOME_POLL_MS) {
+      await new Promise((r) => setTimeout(r, OUTCOME_POLL_MS));
+      const r = await loadOr404(requestId).catch(() => undefined);
+      if (r?.state === 'executed' && r.result) return `Approved and executed: ${r.result.rowCount} ${r.result.rowCount === 1 ? 'row' : 'rows'}.`;
+      if (r?.state === 'failed') return `Approved, but the statement failed${r.error ? `: ${r.error.code}: ${r.error.message}` : '.'}`;
+    }
+    return 'Approved: the statement is running; the request page shows its outcome once it is known.';
   }
 
   const page = (c: Ctx, title: string, error: BrokerError): Response =>
@@ -247,7 +261,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps): (app: BrokerApp, auth: 
         const role = viewerRole(deps.policy, principal, decided) ?? 'approver';
         const view = requestView(decided, role, deps.clock.now());
         if (isForm) {
-          const done = decided.state === 'approved' ? 'Approved: the statement runs now.' : 'Rejected: the statement will not run.';
+          const done = decided.state === 'approved' ? await approvedOutcome(requestId) : 'Rejected: the statement will not run.';
           return htmlResponse(c, renderMessagePage('Decision recorded', done, decided.state === 'approved' ? 'ok' : 'warn', { href: pathOf(requestId), text: 'See the request' }), 200) as never;
         }
         return c.json(view, 200);

@@ -57,6 +57,9 @@ export const SchemaTable = z
       .openapi({ description: 'Table-level privileges of this profile (only select for a read profile); with column-level grants this may be empty while `columns` lists what may be read' }),
     estimatedRows: z.number().nullable().openapi({ description: "The planner's row estimate; null when the table was never analyzed" }),
     primaryKey: z.array(z.string()),
+    foreignKeys: z
+      .array(z.object({ columns: z.array(z.string()), references: z.object({ schema: z.string(), table: z.string(), columns: z.array(z.string()) }) }))
+      .openapi({ description: 'Foreign keys: join these columns to the referenced table\'s columns' }),
     comment: z.string().optional(),
     columns: z.array(SchemaColumn).openapi({ description: 'The columns this profile may read' }),
   })
@@ -118,6 +121,7 @@ interface CatalogTable {
   privileges: SchemaTable['privileges'];
   estimatedRows: number | null;
   primaryKey: string[];
+  foreignKeys: SchemaTable['foreignKeys'];
   comment?: string;
   columns: CatalogColumn[];
 }
@@ -141,7 +145,19 @@ select c.oid::text as oid, n.nspname as schema, c.relname as name, c.relkind::te
                    from pg_index i
                    cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-                  where i.indrelid = c.oid and i.indisprimary), '{}') as primary_key
+                  where i.indrelid = c.oid and i.indisprimary), '{}') as primary_key,
+       coalesce((select json_agg(json_build_object(
+                          'columns', (select array_agg(a.attname::text order by k.ord) from unnest(f.conkey) with ordinality k(attnum, ord)
+                                        join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k.attnum),
+                          'references', json_build_object(
+                            'schema', rn.nspname, 'table', rc.relname,
+                            'columns', (select array_agg(a.attname::text order by k.ord) from unnest(f.confkey) with ordinality k(attnum, ord)
+                                          join pg_attribute a on a.attrelid = f.confrelid and a.attnum = k.attnum)))
+                          order by f.conname)
+                   from pg_constraint f
+                   join pg_class rc on rc.oid = f.confrelid
+                   join pg_namespace rn on rn.oid = rc.relnamespace
+                  where f.conrelid = c.oid and f.contype = 'f'), '[]'::json) as foreign_keys
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
   cross join r
@@ -195,6 +211,7 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
       can_update: boolean;
       can_delete: boolean;
       primary_key: string[];
+      foreign_keys: SchemaTable['foreignKeys'];
     }>(TABLES_SQL, [role]);
     const oids = tables.rows.map((t) => t.oid);
     const [columns, relations] = await Promise.all([
@@ -221,6 +238,7 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
               privileges,
               estimatedRows: t.estimated_rows === null ? null : Number(t.estimated_rows),
               primaryKey: t.primary_key,
+              foreignKeys: t.foreign_keys,
               columns: (columnsOf.get(t.oid) ?? []).map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, masked: masked.get(c.name) ?? false })),
             };
             if (t.comment) table.comment = t.comment;
@@ -284,6 +302,7 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
             privileges: t.privileges.filter((p) => allowed.has(p)),
             estimatedRows: t.estimatedRows,
             primaryKey: t.primaryKey,
+            foreignKeys: t.foreignKeys,
             columns: t.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, masked: exempt ? false : c.masked })),
           };
           if (t.comment !== undefined) out.comment = t.comment;

@@ -10,12 +10,13 @@ import type { MiddlewareHandler } from 'hono';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { BrokerError, isBrokerError } from '../../errors.js';
-import { RequestError, type Broker, type QueryRequest } from '../../broker/pipeline.js';
+import { BrokerError } from '../../errors.js';
+import type { Broker, QueryRequest } from '../../broker/pipeline.js';
 import type { Principal } from '../../identity/principal.js';
 import type { Logger } from '../../log.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
-import { errorBody } from '../errors.js';
+import { describeFailure, errorBody, logFailure } from '../errors.js';
+import { newRequestId } from '../../broker/ids.js';
 import { QueryBody, errorResponse } from '../schemas.js';
 import { listConnectionsFor, type SchemaDiscovery } from './connections.js';
 
@@ -32,7 +33,7 @@ export interface McpRouteDeps {
 const INSTRUCTIONS = `Query Broker gives you governed access to PostgreSQL databases. Every statement is checked by policy, sensitive columns come back masked, and everything is recorded for auditors.
 Workflow: list_connections → describe_schema (table and column names, which columns are masked) → run_query (one statement per call, values as $1, $2 … params).
 A refusal is an error result with error.code, error.reasons[].code and a hint: change the statement as the reasons say rather than retrying it unchanged.
-Writes that need a human return decision "pending_approval" with a requestId: do not resubmit; poll get_request_status until the state is final.
+Writes that need a human return decision "pending_approval" with a requestId and an approvalUrl to give to a human: do not resubmit; poll get_request_status until the state is final.
 Pass the sessionId from your first run_query to later calls so one task stays one recorded session.`;
 
 /** What a model should do next after each kind of refusal. Reason messages say why; this says how to recover. */
@@ -73,19 +74,15 @@ function toolResult(body: Record<string, unknown>, isError = false): CallToolRes
 }
 
 /** A refusal or failure as a tool error: the same body as the REST API, plus a recovery hint. */
-function toolError(e: unknown, log: Logger): CallToolResult {
-  let body: Record<string, unknown>;
-  if (e instanceof RequestError) {
-    body = errorBody(e.error, e.requestId);
-    body.sessionId = e.sessionId;
-  } else if (isBrokerError(e)) {
-    body = errorBody(e);
-  } else {
-    log.error('mcp tool failed', { error: e instanceof Error ? e.name : typeof e });
-    body = errorBody(new BrokerError('internal_error', 'The broker failed unexpectedly; nothing was returned.'));
-  }
-  const code = (body.error as { code: string }).code;
-  const hint = RECOVERY[code];
+function toolError(e: unknown, log: Logger, connection?: string): CallToolResult {
+  const failure = describeFailure(e);
+  const requestId = failure.requestId ?? (failure.err.status >= 500 ? newRequestId() : undefined);
+  logFailure(log, failure.err, { requestId, path: MCP_PATH, cause: failure.cause });
+  const body = errorBody(failure.err, requestId, 'mcp', connection === undefined ? {} : { connection });
+  if (failure.sessionId) body.sessionId = failure.sessionId;
+  const error = body.error as { code: string; hint?: string };
+  // One hint per reason code where there is one; else the recovery step for the error code.
+  const hint = error.hint ?? RECOVERY[error.code];
   if (hint) body.hint = hint;
   return toolResult(body, true);
 }
@@ -146,7 +143,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         if (args.table !== undefined) filter.table = args.table;
         return toolResult(await schema.describe(ctx.principal, args.connection, filter));
       } catch (e) {
-        return toolError(e, log);
+        return toolError(e, log, args.connection);
       }
     },
   );
@@ -159,16 +156,16 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         'Run exactly one PostgreSQL statement on a connection, through the broker’s policy, masking and audit. Put values in `params` as $1, $2 … placeholders instead of literals. ' +
         'Allowed: returns {decision:"allowed", columns:[{name, type, masked}], rows, rowCount, truncated, requestId, sessionId}; a column whose `masked` is not false carries masked values, never the real ones; ' +
         '`truncated: true` means more rows exist (narrow with WHERE/LIMIT, or raise maxRows up to the connection’s maxRows). Reads run in a read-only transaction. ' +
-        'Needs a human (schema changes, TRUNCATE, UPDATE/DELETE without WHERE or over the row threshold): returns {decision:"pending_approval", requestId, sqlHash, reasons, expiresAt}; do not resubmit, poll get_request_status with the requestId. ' +
+        'Needs a human (schema changes, TRUNCATE, UPDATE/DELETE without WHERE or over the row threshold): returns {decision:"pending_approval", requestId, sqlHash, reasons, expiresAt, approvalUrl}; give approvalUrl (the review page) to a human, do not resubmit, poll get_request_status with the requestId. ' +
         'Refused: an error result with error.code (policy_denied, sql_parse_error, multiple_statements, query_failed, …), error.reasons[].code (write_on_read_only_profile, masked_column_in_predicate, masked_column_in_fallible_expression, volatile_function, …) and a `hint`; change the statement accordingly, do not retry it unchanged. ' +
-        'dryRun:true checks whether a statement would be allowed without running it. Pass the sessionId of your first call on later calls to keep one recorded session per task.',
+        'dryRun:true checks whether a statement would be allowed without running it: decision "allowed" or "would_need_approval" (with reasons and estimatedRows; no request is created), or the refusal. Pass the sessionId of your first call on later calls to keep one recorded session per task.',
       inputSchema: {
         connection: QueryBody.shape.connection.describe('Connection name from list_connections, e.g. "sales".'),
         sql: QueryBody.shape.sql.describe('Exactly one PostgreSQL statement, with $1, $2 … for values, e.g. "select id, email from customers where id = $1".'),
         params: QueryBody.shape.params.describe('Values for $1, $2 … in order (strings, numbers, booleans or null).'),
         sessionId: QueryBody.shape.sessionId.describe('The sessionId returned by an earlier run_query, to record this call in the same session.'),
         maxRows: QueryBody.shape.maxRows.describe('Return at most this many rows (capped by the connection’s maxRows).'),
-        dryRun: QueryBody.shape.dryRun.describe('true: only decide (allowed, pending_approval or refused); nothing runs.'),
+        dryRun: QueryBody.shape.dryRun.describe('true: only decide (allowed, would_need_approval or refused); nothing runs and no request is created.'),
         reason: QueryBody.shape.reason.describe('Why you run this, in one sentence; shown to approvers and auditors.'),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
@@ -187,7 +184,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         }
         return toolResult({ ...outcome });
       } catch (e) {
-        return toolError(e, log);
+        return toolError(e, log, args.connection);
       }
     },
   );

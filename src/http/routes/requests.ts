@@ -40,6 +40,7 @@ export const RequestStatus = z
     reason: z.string().optional(),
     createdAt: z.string(),
     expiresAt: z.string(),
+    approvalUrl: z.string().optional().openapi({ description: 'the review page on the broker\'s public URL, to hand to a human approver' }),
     decision: z
       .object({ outcome: z.enum(['approved', 'rejected']), approver: Who, time: z.string(), comment: z.string().optional() })
       .optional(),
@@ -62,6 +63,8 @@ export interface RequestRouteDeps {
   policy: PolicyConfig;
   store: RequestStore;
   clock: Clock;
+  /** the review page of a request on the public URL (`approvalUrl` in the status) */
+  reviewUrl?: (requestId: string) => string;
 }
 
 /** Runs the app's bearer authentication unless an earlier middleware already did. */
@@ -95,7 +98,8 @@ export function requestRoutes(deps: RequestRouteDeps): (app: BrokerApp, auth: Mi
         const stored = await deps.store.get(requestId);
         const role = stored ? viewerRole(deps.policy, principal, stored.record) : undefined;
         if (!stored || !role) return sendError(c, new BrokerError('not_found', 'No such request, or it is not yours to see.')) as never;
-        return c.json(requestView(stored.record, role, deps.clock.now()), 200);
+        const view = requestView(stored.record, role, deps.clock.now());
+        return c.json(deps.reviewUrl ? { ...view, approvalUrl: deps.reviewUrl(requestId) } : view, 200);
       },
     );
   };

@@ -17,7 +17,7 @@
  *   ORDER BY, GROUP BY, DISTINCT, UNION…  | no: masked_column_in_predicate           | order, groups and equalities show it
  *   CASE, NULLIF, AND/OR, subscripts      | no: masked_column_in_predicate           | it picks a branch
  *   set-returning functions               | no: masked_column_in_predicate           | the row count depends on it
- *   a cast to a non-text type, a parser   | no: masked_column_in_predicate           | the failure's message shows the value
+ *   a cast to a non-text type, a parser   | no: masked_column_in_fallible_expression | the failure's message shows the value
  *   a division (as the divisor)           | no: masked_column_in_predicate           | a division by zero answers "is it 0?"
  *   a cast to the server's own text types | yes (identity kept: text, varchar)       | cannot fail (TEXT_TYPE_TABLE)
  *   aggregates                            | count, min, max, collecting ones         | in TOTAL_FUNCTIONS; count(col) of the
@@ -101,8 +101,8 @@ export const REFUSED_FLOWS = {
   setReturningInFrom: { code: INFERENCE, place: '{}() in FROM (the number of rows it returns depends on the value)', why: 'the row count shows it' },
   tableFunctionInFrom: { code: INFERENCE, place: 'a table function in FROM (the rows it returns depend on the value)', why: 'the rows show it' },
   // errors that quote the value, or answer a question about it
-  cast: { code: INFERENCE, place: 'a cast to {} (a failing cast would show the value in its error)', why: 'the error message quotes the input' },
-  parsingFunction: { code: INFERENCE, place: '{}() (a failure would show the value in its error)', why: 'the error message quotes the input' },
+  cast: { code: FALLIBLE, place: 'a cast to {} (a failing cast would show the value in its error)', why: 'the error message quotes the input' },
+  parsingFunction: { code: FALLIBLE, place: '{}() (a failure would show the value in its error)', why: 'the error message quotes the input' },
   division: { code: INFERENCE, place: 'a division by a value computed from it (a division by zero would reveal it)', why: 'the error answers "is it 0?"' },
   // computing on the value with something that can fail (not on the allow-list of total-functions.ts)
   expressionNode: { code: FALLIBLE, place: '{}', why: 'whether an error comes back depends on the value' },

@@ -26,7 +26,8 @@ type Outcome =
   | { status: 400; code: 'sql_parse_error' | 'multiple_statements' | 'invalid_request' }
   | { status: 403; reason: string }
   | { status: 'approval'; reason: string }
-  | { status: 408 };
+  | { status: 408 }
+  | { status: 422; reason: string };
 
 interface Case {
   name: string;
@@ -185,7 +186,7 @@ function cases(): Case[] {
     { name: 'setval', sql: "select setval('orders_id_seq', 1)", expect: deny('volatile_function') },
     { name: 'setval in FROM', sql: "select * from setval('orders_id_seq', 100000)", roles: WRITE, expect: deny('volatile_function') },
     { name: 'setseed changes session state', sql: 'select setseed(0.5)', expect: deny('volatile_function') },
-    { name: 'an unknown function fails closed', sql: 'select no_such_function(1)', expect: deny('volatile_function') },
+    { name: 'an unknown function is refused as not existing', sql: 'select no_such_function(1)', expect: { status: 422, reason: 'unknown_function' } },
 
     // ── writes hiding in reads ──────────────────────────────────────────────────────────
     { name: 'a DELETE in a CTE', sql: 'with d as (delete from orders returning *) select count(*) from d', expect: RO },
@@ -378,6 +379,11 @@ describe('guardrail corpus through the HTTP API', () => {
         case 408:
           expect(res.status, detail).toBe(408);
           expect(res.body.error.code).toBe('query_timeout');
+          break;
+        case 422:
+          expect(res.status, detail).toBe(422);
+          expect(res.body.error.code).toBe('query_failed');
+          expect(reasonCodes(res.body), detail).toContain(c.expect.reason);
           break;
       }
       await c.check?.(res);

@@ -1,6 +1,7 @@
-import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import type { IncomingMessage } from 'node:http';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { BrokerError } from '../errors.js';
 import type { IdentityVerifier } from '../broker/ports.js';
 import type { Broker } from '../broker/pipeline.js';
@@ -32,20 +33,51 @@ export interface AppDeps {
 // RFC 9728 metadata must be readable without a token: it says how to get one.
 const PUBLIC_PATHS = new Set(['/api/health', '/api/openapi.json', '/api/.well-known/oauth-protected-resource']);
 
+/**
+ * A request header. Served by @hono/node-server, read from Node's own parsed headers: asking the
+ * Fetch `Request` for one builds a `Headers` object from every raw header first, on each request.
+ */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming?.headers) {
+    const v = incoming.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+  return c.req.header(name);
+}
+
+const JSON_CONTENT_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
+/** The JSON body checked by `schema`, or invalid_request with what to fix (as the validator hook says it). */
+async function readJsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+  const type = requestHeader(c, 'content-type');
+  if (type === undefined || !JSON_CONTENT_TYPE.test(type)) {
+    throw new BrokerError('invalid_request', 'The request body must be JSON. Send a JSON object with Content-Type: application/json.');
+  }
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new BrokerError('invalid_request', 'The request body is not valid JSON. Send a JSON object with Content-Type: application/json.');
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) throw invalidBody(result.error);
+  return result.data;
+}
+
+function invalidBody(error: z.ZodError): BrokerError {
+  const issue = error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'body';
+  return new BrokerError('invalid_request', `Invalid ${where}: ${issue?.message ?? 'bad value'}. See /api/openapi.json for the request schema.`);
+}
+
 export function createApp(deps: AppDeps): BrokerApp {
   const { broker } = deps;
   const policy = broker.deps.policy;
   const limiter = new RateLimiter(policy.limits.requestsPerMinute);
 
   const app = new OpenAPIHono<HttpEnv>({
-    defaultHook: (result, c) => {
-      if (!result.success) {
-        const issue = result.error.issues[0];
-        const where = issue?.path.length ? issue.path.join('.') : 'body';
-        return sendError(c, new BrokerError('invalid_request', `Invalid ${where}: ${issue?.message ?? 'bad value'}. See /api/openapi.json for the request schema.`));
-      }
-      return undefined;
-    },
+    defaultHook: (result, c) => (result.success ? undefined : sendError(c, invalidBody(result.error))),
   });
 
   app.onError((err, c) => {
@@ -60,30 +92,28 @@ export function createApp(deps: AppDeps): BrokerApp {
 
   const tooLarge = new BrokerError('request_too_large', `The request body is over ${policy.limits.maxBodyBytes} bytes. Send a shorter statement.`);
   const limitStream = bodyLimit({ maxSize: policy.limits.maxBodyBytes, onError: (c) => sendError(c, tooLarge) });
-  app.use('/api/*', async (c, next) => {
-    // A declared length is checked without touching the body stream (which is costly on Node);
-    // bodies without one (chunked) are counted as they stream.
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && /^\d+$/.test(declared)) {
-      if (Number(declared) > policy.limits.maxBodyBytes) return sendError(c, tooLarge);
-      return next();
-    }
-    return limitStream(c, next);
-  });
 
   const auth: MiddlewareHandler<HttpEnv> = async (c, next) => {
-    const principal = await deps.verifier.verify(c.req.header('authorization'));
+    const principal = await deps.verifier.verify(requestHeader(c, 'authorization'));
     limiter.check(principal.oid);
     c.set('principal', principal);
     await next();
   };
 
+  // One middleware for every /api route (each layer of middleware costs a closure and a promise per
+  // request): the body size limit, then authentication.
   app.use('/api/*', async (c, next) => {
+    // A declared length is checked without touching the body stream (which is costly on Node);
+    // bodies without one (chunked) are counted as they stream.
+    const declared = requestHeader(c, 'content-length');
+    const counted = declared === undefined || !/^\d+$/.test(declared);
+    if (!counted && Number(declared) > policy.limits.maxBodyBytes) return sendError(c, tooLarge);
+    const path = c.req.path;
     // The approval page and its form authenticate for themselves (bearer token, the dev sign-in
     // cookie locally, App Service Authentication in Azure) and record refused attempts.
-    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/api/dev/') || c.req.path.startsWith('/api/approvals/')) return next();
-    if (c.req.method === 'OPTIONS') return next();
-    return auth(c, next);
+    const open = PUBLIC_PATHS.has(path) || path.startsWith('/api/dev/') || path.startsWith('/api/approvals/') || c.req.method === 'OPTIONS';
+    if (counted) return limitStream(c, open ? next : async () => void (await auth(c, next)));
+    return open ? next() : auth(c, next);
   });
 
   app.openapi(
@@ -100,7 +130,9 @@ export function createApp(deps: AppDeps): BrokerApp {
     },
   );
 
-  app.openapi(
+  // Documented like every route, but served by a plain handler: the body is parsed once and checked
+  // by the same schema once, with no validator middleware in between (the hot path of the broker).
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: 'post',
       path: '/api/query',
@@ -118,24 +150,24 @@ export function createApp(deps: AppDeps): BrokerApp {
         503: errorResponse('dependency_unavailable; nothing was executed'),
       },
     }),
-    async (c) => {
-      const body = c.req.valid('json');
-      const principal = c.get('principal');
-      const req = { connection: body.connection, sql: body.sql, params: body.params, dryRun: body.dryRun } as Parameters<Broker['query']>[1];
-      if (body.sessionId !== undefined) req.sessionId = body.sessionId;
-      if (body.maxRows !== undefined) req.maxRows = body.maxRows;
-      if (body.reason !== undefined) req.reason = body.reason;
-      const outcome = await broker.query(principal, req, c.req.raw.signal);
-      if (outcome.decision === 'pending_approval') {
-        const statusUrl = `/api/requests/${outcome.requestId}`;
-        c.header('Location', statusUrl);
-        const out: Record<string, unknown> = { ...outcome, statusUrl };
-        if (!outcome.expiresAt) delete out.expiresAt;
-        return c.json(out as never, 202);
-      }
-      return c.json(outcome as never, 200);
-    },
   );
+  app.post('/api/query', async (c) => {
+    const body = await readJsonBody(c, QueryBody);
+    const principal = c.get('principal');
+    const req = { connection: body.connection, sql: body.sql, params: body.params, dryRun: body.dryRun } as Parameters<Broker['query']>[1];
+    if (body.sessionId !== undefined) req.sessionId = body.sessionId;
+    if (body.maxRows !== undefined) req.maxRows = body.maxRows;
+    if (body.reason !== undefined) req.reason = body.reason;
+    const outcome = await broker.query(principal, req, c.req.raw.signal);
+    if (outcome.decision === 'pending_approval') {
+      const statusUrl = `/api/requests/${outcome.requestId}`;
+      c.header('Location', statusUrl);
+      const out: Record<string, unknown> = { ...outcome, statusUrl };
+      if (!outcome.expiresAt) delete out.expiresAt;
+      return c.json(out, 202);
+    }
+    return c.json(outcome, 200);
+  });
 
   if (deps.devIssuer) {
     const issuer = deps.devIssuer;

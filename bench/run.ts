@@ -167,7 +167,6 @@ function targets(r: Results): NonNullable<Results['targets']> {
     }
     for (const row of [withSessions, without]) {
       if (!row) continue;
-      // Requests in flight at the edges of the measured window blur the ratio by a few hundredths.
       out.push({ target: `storage requests per audited read, 32 clients, ${row.sessions === 'no sessionId' ? 'without sessionId' : 'with sessions'}: 1`, measured: String(row.storageRequestsPerRequest), met: Math.abs(row.storageRequestsPerRequest - 1) < 0.05 });
     }
   }

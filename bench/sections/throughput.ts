@@ -60,8 +60,16 @@ export async function runClosedLoop(server: BrokerServer, clients: number, witho
   const warmed = new Set<number>();
   let firstError = '';
   const latencies: number[] = [];
+  /** a barrier before the window: every client waits here, so nothing is in flight when it opens */
+  let barrier: { waiting: number; release: Promise<void>; open(): void } | undefined;
+  let allWaiting: (() => void) | undefined;
   const worker = async (i: number) => {
     while (!stop) {
+      if (barrier) {
+        barrier.waiting++;
+        if (barrier.waiting === clients) allWaiting?.();
+        await barrier.release;
+      }
       const body: Record<string, unknown> = { connection: 'sales', sql: ONE_ROW_SQL };
       if (!withoutSession) body.sessionId = sessions[i];
       const t0 = nowUs();
@@ -82,8 +90,16 @@ export async function runClosedLoop(server: BrokerServer, clients: number, witho
   const workers = Array.from({ length: clients }, (_, i) => worker(i));
   await sleep(o.warmupSeconds * 1000);
   for (let waited = 0; warmed.size < clients && waited < 30_000; waited += 50) await sleep(50);
+  // Let every request in flight answer, count storage from that quiet point, then open the window.
+  let open = () => {};
+  const release = new Promise<void>((r) => (open = r));
+  const quiet = new Promise<void>((r) => (allWaiting = r));
+  barrier = { waiting: 0, release, open };
+  await quiet;
   const storage0 = await server.auditStats();
+  barrier = undefined;
   measuring = true;
+  open();
   const cpu0 = sampleCpu(cpu);
   const t0 = nowUs();
   await sleep(o.seconds * 1000);
@@ -94,8 +110,8 @@ export async function runClosedLoop(server: BrokerServer, clients: number, witho
   const cpuUsed = cpuDelta(cpu0, sampleCpu(cpu));
   stop = true;
   await Promise.all(workers);
-  // Storage per request from the window's start until every request has answered: nothing is in
-  // flight at the end; at the start, requests already past their append make it a little low.
+  // Storage per request from the window's start until every request has answered: nothing was in
+  // flight at either end, so every storage request counted belongs to a request counted.
   const storage1 = await server.auditStats();
   http.close();
   if (errors > 0) process.stderr.write(`throughput: ${errors} errors, first: ${firstError}\n`);

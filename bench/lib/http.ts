@@ -62,8 +62,16 @@ export interface BrokerServer {
   token(claims: { sub: string; roles: string[]; name?: string }): Promise<string>;
   /** CPU-profile the server from now until the returned function is called with a file to write */
   profile(): Promise<(file: string) => Promise<void>>;
+  /** the audit log's counters in the child (storage round trips; zeros with the audit off) */
+  auditStats(): Promise<AuditCounters>;
   /** stop the child; resolves when it has exited */
   stop(): Promise<void>;
+}
+
+export interface AuditCounters {
+  storageRequests: number;
+  appends: number;
+  blocks: number;
 }
 
 export interface BrokerServerOptions {
@@ -124,12 +132,63 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
         await written;
       };
     },
+    auditStats() {
+      return new Promise<AuditCounters>((resolve) => {
+        const on = (m: { type?: string; stats?: AuditCounters }) => {
+          if (m?.type !== 'audit-stats' || !m.stats) return;
+          child.off('message', on);
+          resolve(m.stats);
+        };
+        child.on('message', on);
+        child.send({ type: 'audit-stats' });
+      });
+    },
     async stop() {
       admin.close();
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.send({ type: 'stop' });
       const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface FloorServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The bare Hono floor (bench/lib/hono-floor-server.ts), answering `reply` to every POST /api/query. */
+export async function startFloorServer(reply: string): Promise<FloorServer> {
+  const child = spawnTracked(process.execPath, tsxArgs('bench/lib/hono-floor-server.ts'), {
+    env: { ...process.env, QB_FLOOR_REPLY: reply },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const tail = tailOf(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`floor server did not start:\n${tail()}`)), 30_000);
+    child.on('message', (m: { type?: string; url?: string }) => {
+      if (m?.type === 'ready' && m.url) {
+        clearTimeout(timer);
+        resolve(m.url);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`floor server exited with ${code}:\n${tail()}`));
+    });
+  });
+  return {
+    url,
+    pid: child.pid ?? -1,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), 10_000);
       await exited;
       clearTimeout(timer);
     },

@@ -12,7 +12,7 @@ import type { Principal } from '../../src/broker/ports.js';
 import type { QueryRequest } from '../../src/broker/pipeline.js';
 import { createInProcessBroker, type InProcessBroker } from '../lib/in-process.js';
 import { createNoopAuditLog } from '../lib/noop-audit.js';
-import { HttpClient } from '../lib/http.js';
+import { HttpClient, startFloorServer } from '../lib/http.js';
 import { timeLoop, round, type LoopSummary } from '../lib/stats.js';
 import { cpuGroups, iterations, serversOf, type BenchContext } from '../lib/context.js';
 import { cpuDelta, sampleCpu } from '../lib/cpu.js';
@@ -50,6 +50,14 @@ export interface LatencyResult {
   pipelineOverheadOverCursorP50Us: number;
   /** HTTP (audit off) p50 minus Broker.query (audit off) p50: HTTP, token cache, JSON */
   httpLayerP50Us: number;
+  /** the bare Hono floor (JSON body in, the same JSON out) over HTTP, one-row p50: client, sockets and framework only */
+  httpFloorP50Us: number;
+  /** p50 of the one-row read over HTTP, audit off */
+  httpAuditOffP50Us: number;
+  /** the HTTP layer above the floor: HTTP layer minus the floor's round trip (auth, validation, glue) */
+  httpLayerOverFloorP50Us: number;
+  /** CPU per one-row request of the bare Hono server child */
+  httpFloorCpuUs: number;
   /** CPU per one-row read: Broker.query (audit off) minus the direct pg client; steady under a busy machine */
   pipelineCpuOverheadOneRowUs: number;
   /** CPU per one-row read: the HTTP server (audit off) minus Broker.query (audit off) */
@@ -59,6 +67,9 @@ export interface LatencyResult {
 }
 
 type Runner = () => Promise<unknown>;
+
+/** The floor of the HTTP path: a bare Hono app on @hono/node-server, JSON body in, the broker's JSON out. */
+export const FLOOR_PATH = 'floor: bare Hono over HTTP (parse JSON, answer the same JSON)';
 
 interface Measured {
   path: string;
@@ -111,6 +122,15 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
   const httpBlob = new HttpClient(servers.blob.url, 1);
   const tokenMemory = await servers.memory.token({ sub: 'bench-latency', roles: ['Query.Read'] });
   const tokenBlob = await servers.blob.token({ sub: 'bench-latency', roles: ['Query.Read'] });
+  // The floor answers what the broker answers (same body size), having only parsed the request.
+  const sample = (sql: string) => httpMemory.postJson('/api/query', { connection: 'sales', sql, sessionId: 's_bench_floor_sample' }, tokenMemory);
+  const floors = new Map<string, Awaited<ReturnType<typeof startFloorServer>>>();
+  for (const sql of [ONE_ROW_SQL, THOUSAND_ROWS_SQL]) {
+    const r = await sample(sql);
+    if (r.status !== 200) throw new Error(`floor sample: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+    floors.set(sql, await startFloorServer(r.body));
+  }
+  const floorClients = new Map([...floors].map(([sql, f]) => [sql, new HttpClient(f.url, 1)]));
 
   /** requests sent through the in-process audit-on path (warm-up included): the blob log's stats cover them all */
   let blobRequests = 0;
@@ -165,6 +185,7 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
           };
         })(),
       },
+      { path: FLOOR_PATH, run: overHttp(floorClients.get(sql)!, tokenMemory, sHttpMem), brokerPid: floors.get(sql)!.pid },
       { path: 'broker HTTP, audit off', run: overHttp(httpMemory, tokenMemory, sHttpMem), brokerPid: servers.memory.pid },
       { path: 'broker HTTP, audit on (Azurite)', run: overHttp(httpBlob, tokenBlob, sHttpBlob), brokerPid: servers.blob.pid },
     ];
@@ -219,6 +240,10 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
       pipelineOverheadNoAuditWorkP50Us: round(byPath(oneRow, 'broker in-process, no audit work (no-op log)').p50Us - oneRow[0]!.p50Us),
       pipelineOverheadOverCursorP50Us: round(byPath(oneRow, 'broker in-process, audit off').p50Us - oneRow[1]!.p50Us),
       httpLayerP50Us: round(byPath(oneRow, 'broker HTTP, audit off').p50Us - byPath(oneRow, 'broker in-process, audit off').p50Us),
+      httpFloorP50Us: byPath(oneRow, FLOOR_PATH).p50Us,
+      httpAuditOffP50Us: byPath(oneRow, 'broker HTTP, audit off').p50Us,
+      httpLayerOverFloorP50Us: round(byPath(oneRow, 'broker HTTP, audit off').p50Us - byPath(oneRow, 'broker in-process, audit off').p50Us - byPath(oneRow, FLOOR_PATH).p50Us),
+      httpFloorCpuUs: byPath(oneRow, FLOOR_PATH).brokerCpuUs,
       pipelineCpuOverheadOneRowUs: round(byPath(oneRow, 'broker in-process, audit off').brokerCpuUs - oneRow[0]!.brokerCpuUs),
       httpLayerCpuUs: round(byPath(oneRow, 'broker HTTP, audit off').brokerCpuUs - byPath(oneRow, 'broker in-process, audit off').brokerCpuUs),
       blobAuditPerRequest: {
@@ -230,6 +255,8 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
   } finally {
     httpMemory.close();
     httpBlob.close();
+    for (const c of floorClients.values()) c.close();
+    await Promise.allSettled([...floors.values()].map((f) => f.stop()));
     await inMemory.close();
     await inNoop.close();
     await inBlob.close();

@@ -14,12 +14,14 @@ export interface ThroughputRow {
   audit: 'on (Azurite)' | 'off';
   clients: number;
   /** how requests pick their session */
-  sessions: 'one per client' | 'new per request';
+  sessions: 'one per client' | 'no sessionId';
   qps: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
   runs: number;
+  /** storage round trips of the audit log per answered request in the measured window (0 with the audit off) */
+  storageRequestsPerRequest: number;
   /** CPU µs per request in the broker server, the PostgreSQL backends and Azurite; and in the bench's own load generator */
   cpuUsPerRequest: { broker: number; postgres: number; azurite: number; loadGenerator: number };
   /** cores × 1 s over the CPU a request costs in all three: the ceiling on an otherwise idle machine */
@@ -39,25 +41,42 @@ export interface RunFigures {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  storageRequestsPerRequest: number;
   cpuUsPerRequest: Record<string, number>;
 }
 
 /** One closed-loop run: every client sends its next request as soon as the previous one answers. */
-export async function runClosedLoop(server: BrokerServer, clients: number, perRequestSession: boolean, o: ThroughputOptions, tokens: string[], cpu: CpuGroup[] = []): Promise<RunFigures> {
+export async function runClosedLoop(server: BrokerServer, clients: number, withoutSession: boolean, o: ThroughputOptions, tokens: string[], cpu: CpuGroup[] = []): Promise<RunFigures> {
   const http = new HttpClient(server.url, clients);
   const sessions = tokens.map(() => `s_tp_${randomBytes(6).toString('hex')}`);
   let measuring = false;
   let stop = false;
   let done = 0;
   let errors = 0;
+  /** answered since the window opened, including those finishing after it closed (see storage below) */
+  let answered = 0;
+  let draining = false;
+  /** clients with at least one answer: their session exists before the window opens */
+  const warmed = new Set<number>();
   let firstError = '';
   const latencies: number[] = [];
+  /** a barrier before the window: every client waits here, so nothing is in flight when it opens */
+  let barrier: { waiting: number; release: Promise<void>; open(): void } | undefined;
+  let allWaiting: (() => void) | undefined;
   const worker = async (i: number) => {
     while (!stop) {
+      if (barrier) {
+        barrier.waiting++;
+        if (barrier.waiting === clients) allWaiting?.();
+        await barrier.release;
+      }
       const body: Record<string, unknown> = { connection: 'sales', sql: ONE_ROW_SQL };
-      if (!perRequestSession) body.sessionId = sessions[i];
+      if (!withoutSession) body.sessionId = sessions[i];
       const t0 = nowUs();
       const r = await http.postJson('/api/query', body, tokens[i]).catch((e: unknown) => ({ status: 0, body: String(e) }));
+      warmed.add(i);
+      if (!measuring && !draining) continue;
+      answered++;
       if (!measuring) continue;
       if (r.status === 200) {
         done++;
@@ -70,21 +89,36 @@ export async function runClosedLoop(server: BrokerServer, clients: number, perRe
   };
   const workers = Array.from({ length: clients }, (_, i) => worker(i));
   await sleep(o.warmupSeconds * 1000);
+  for (let waited = 0; warmed.size < clients && waited < 30_000; waited += 50) await sleep(50);
+  // Let every request in flight answer, count storage from that quiet point, then open the window.
+  let open = () => {};
+  const release = new Promise<void>((r) => (open = r));
+  const quiet = new Promise<void>((r) => (allWaiting = r));
+  barrier = { waiting: 0, release, open };
+  await quiet;
+  const storage0 = await server.auditStats();
+  barrier = undefined;
   measuring = true;
+  open();
   const cpu0 = sampleCpu(cpu);
   const t0 = nowUs();
   await sleep(o.seconds * 1000);
   const elapsedS = (nowUs() - t0) / 1e6;
   measuring = false;
+  draining = true;
   const counted = done;
   const cpuUsed = cpuDelta(cpu0, sampleCpu(cpu));
   stop = true;
   await Promise.all(workers);
+  // Storage per request from the window's start until every request has answered: nothing was in
+  // flight at either end, so every storage request counted belongs to a request counted.
+  const storage1 = await server.auditStats();
   http.close();
   if (errors > 0) process.stderr.write(`throughput: ${errors} errors, first: ${firstError}\n`);
   const s = summarize(latencies);
   const cpuUsPerRequest = Object.fromEntries(Object.entries(cpuUsed).map(([k, us]) => [k, counted ? us / counted : Number.NaN]));
-  return { qps: counted / elapsedS, p50Ms: s.p50 / 1000, p99Ms: s.p99 / 1000, errors, cpuUsPerRequest };
+  const storageRequestsPerRequest = answered ? (storage1.storageRequests - storage0.storageRequests) / answered : Number.NaN;
+  return { qps: counted / elapsedS, p50Ms: s.p50 / 1000, p99Ms: s.p99 / 1000, errors, storageRequestsPerRequest, cpuUsPerRequest };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -101,8 +135,8 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
   ] as const) {
     for (const clients of [1, 8, 32]) cases.push({ audit, server, clients, sessions: 'one per client' });
   }
-  // Agents that send no sessionId start a session per request: a cold session costs extra storage round trips.
-  cases.push({ audit: 'on (Azurite)', server: servers.blob, clients: 32, sessions: 'new per request' });
+  // Agents that send no sessionId join their identity's default session (one per identity and instance and UTC day).
+  cases.push({ audit: 'on (Azurite)', server: servers.blob, clients: 32, sessions: 'no sessionId' });
 
   const tokenCache = new Map<string, string[]>();
   for (const c of cases) {
@@ -114,7 +148,7 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
     }
     const runs: RunFigures[] = [];
     const groups = [...cpuGroups(ctx, c.server.pid, c.server.blobConnectionString), { name: 'loadGenerator', pids: [process.pid] }];
-    for (let r = 0; r < ctx.runs; r++) runs.push(await runClosedLoop(c.server, c.clients, c.sessions === 'new per request', o, tokens, groups));
+    for (let r = 0; r < ctx.runs; r++) runs.push(await runClosedLoop(c.server, c.clients, c.sessions === 'no sessionId', o, tokens, groups));
     const cpuOf = (k: string) => round(median(runs.map((x) => x.cpuUsPerRequest[k] ?? 0)), 0);
     const cpuUsPerRequest = { broker: cpuOf('broker'), postgres: cpuOf('postgres'), azurite: c.audit === 'off' ? 0 : cpuOf('azurite'), loadGenerator: cpuOf('loadGenerator') };
     const total = cpuUsPerRequest.broker + cpuUsPerRequest.postgres + cpuUsPerRequest.azurite;
@@ -127,6 +161,7 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
       p99Ms: round(median(runs.map((x) => x.p99Ms)), 2),
       errors: runs.reduce((a, x) => a + x.errors, 0),
       runs: runs.length,
+      storageRequestsPerRequest: round(median(runs.map((x) => x.storageRequestsPerRequest)), 2),
       cpuUsPerRequest,
       ceilingQps: total > 0 ? round((os.cpus().length * 1e6) / total, 0) : Number.NaN,
       ceilingQpsWithoutAzurite: total > 0 ? round((os.cpus().length * 1e6) / (total - cpuUsPerRequest.azurite), 0) : Number.NaN,

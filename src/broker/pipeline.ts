@@ -21,7 +21,8 @@ import type { DatabaseErrorInfo } from '../db/types.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
-import { newRequestId, newSessionId, SESSION_ID_PATTERN } from './ids.js';
+import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
+import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
 import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData } from '../audit/events.js';
 
@@ -129,8 +130,10 @@ function asFactError(e: unknown, plan?: MaskPlan, sql?: string): BrokerError {
 }
 
 export class Broker {
-  /** ids generated for requests that named no session, until their first record is written */
+  /** default sessions this broker just started, until their first record is written */
   private readonly newSessions = new Set<string>();
+  /** per identity, the session of requests that name none (see default-sessions.ts) */
+  private readonly defaultSessions = new DefaultSessions();
 
   constructor(readonly deps: BrokerDeps) {}
 
@@ -146,7 +149,7 @@ export class Broker {
     if (req.sessionId !== undefined && !SESSION_ID_PATTERN.test(req.sessionId)) {
       throw new RequestError(requestId, req.sessionId, new BrokerError('invalid_request', 'sessionId must be 8–64 characters of letters, digits, "_" or "-".'));
     }
-    const sessionId = req.sessionId ?? this.generateSessionId();
+    const sessionId = req.sessionId ?? this.generateSessionId(principal);
     try {
       return await this.queryInSession(principal, req, requestId, sessionId, signal);
     } finally {
@@ -154,11 +157,14 @@ export class Broker {
     }
   }
 
-  /** A session id for a request that named none: nobody else knows it until this request answers. */
-  private generateSessionId(): string {
-    const id = newSessionId();
-    this.newSessions.add(id);
-    return id;
+  /**
+   * The session of a request that named none: the identity's default session on this instance and
+   * UTC day. A newly started one is unknown to the store, which then creates it without a read.
+   */
+  private generateSessionId(principal: Principal): string {
+    const { sessionId, started } = this.defaultSessions.take(principal.oid, this.deps.clock.now());
+    if (started) this.newSessions.add(sessionId);
+    return sessionId;
   }
 
   private async queryInSession(principal: Principal, req: QueryRequest, requestId: string, sessionId: string, signal: AbortSignal | undefined): Promise<QueryOutcome> {

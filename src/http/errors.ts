@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { BrokerError } from '../errors.js';
 import { RequestError } from '../broker/pipeline.js';
 import { newRequestId } from '../broker/ids.js';
@@ -68,15 +68,12 @@ export function sendError(c: Context, e: unknown, log?: Logger): Response {
   return c.json(body, err.status as 400, headers);
 }
 
-/** A JSON body route: anything but `Content-Type: application/json` is 415 with what to send. */
-export const requireJsonBody: MiddlewareHandler = async (c, next) => {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type)) return next();
-  return sendError(
-    c,
-    new BrokerError('unsupported_media_type', `The body must be JSON sent with the header Content-Type: application/json (got ${type ? JSON.stringify(type) : 'no Content-Type'}). Send e.g. {"connection":"sales","sql":"select 1"}.`),
-  );
-};
+/** Why a body of this Content-Type is not accepted (415 with what to send), or undefined for JSON. */
+export function unsupportedBodyType(contentType: string | undefined): BrokerError | undefined {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type)) return undefined;
+  return new BrokerError('unsupported_media_type', `The body must be JSON sent with the header Content-Type: application/json (got ${type ? JSON.stringify(type) : 'no Content-Type'}). Send e.g. {"connection":"sales","sql":"select 1"}.`);
+}
 
 /** Body fields agents often send under another name, and the field they meant. */
 const FIELD_ALIASES: Readonly<Record<string, string>> = {

@@ -14,7 +14,7 @@
 import type { DatabaseErrorInfo } from '../db/types.js';
 import type { DetectorName } from '../policy/schema.js';
 import { ContentScanner } from './detectors.js';
-import { maskedSources } from './lineage-ops.js';
+import { maskedSources } from './lineage/algebra.js';
 import type { MaskPlan } from './types.js';
 
 const ALL_DETECTORS: readonly DetectorName[] = ['secrets', 'pan', 'ssn', 'email'];

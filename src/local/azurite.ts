@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { freePort } from './postgres.js';
+import { spawnWatched } from './watchdog.js';
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -31,28 +31,38 @@ export async function startAzurite(options: { port?: number; persistence?: 'memo
   const port = options.port ?? (await freePort());
   const dir = options.persistence === 'disk' ? mkdtempSync(join(tmpdir(), 'qb-azurite-')) : undefined;
   const storage = dir === undefined ? ['--inMemoryPersistence'] : ['--location', dir];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [azuriteBlobEntry(), '--silent', '--disableTelemetry', '--skipApiVersionCheck', ...storage, '--blobHost', '127.0.0.1', '--blobPort', String(port)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start: ${out}`)), 20_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('successfully listens')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Azurite exited with ${code}: ${out}`));
-    });
+  // Under a watchdog: Azurite stops with its parent, also when that is killed.
+  const server = spawnWatched({
+    command: process.execPath,
+    args: [azuriteBlobEntry(), '--silent', '--disableTelemetry', '--skipApiVersionCheck', ...storage, '--blobHost', '127.0.0.1', '--blobPort', String(port)],
+    stopSignal: 'SIGTERM',
+    graceMs: 3000,
+    cleanup: dir === undefined ? [] : [dir],
   });
+  const child = server.process;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`Azurite did not start: ${out}`)), 20_000);
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('successfully listens')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`Azurite exited with ${code}: ${out}`));
+      });
+    });
+  } catch (e) {
+    await server.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const blobEndpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   let stopped = false;
   return {
@@ -62,13 +72,7 @@ export async function startAzurite(options: { port?: number; persistence?: 'memo
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (child.exitCode === null) {
-        await new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-        });
-      }
+      await server.stop();
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApprovalBroker, WRITER, type ApprovalTestBroker } from '../integration/approval/harness.js';
+import { launchChromium } from '../helpers/browser.js';
 
 /**
- * The approval page in a real browser (Debian chromium): dev sign-in, review, approve or reject,
+ * The approval page in a real browser (the headless Chromium that `npm ci` installs): dev sign-in, review, approve or reject,
  * and the agent's poll; then forged posts from other origins, which must be refused, recorded,
  * and leave the database as it was.
  */
@@ -15,11 +16,7 @@ let browser: Browser;
 beforeAll(async () => {
   [b, browser] = await Promise.all([
     startApprovalBroker(),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
+    launchChromium(),
   ]);
 }, 60_000);
 afterAll(async () => {

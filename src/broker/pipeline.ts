@@ -8,6 +8,7 @@ import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } fro
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
+import { checkReason } from '../policy/require-reason.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
@@ -17,6 +18,8 @@ import { statementReach } from '../sql/reach.js';
 import { planMasking, prepareOrigins, applyMasking, sanitizeDatabaseError, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
+import { identityOf } from '../db/identity.js';
+import { runsOnlyOutsideTransaction } from '../sql/outside-transaction.js';
 import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, newSessionId, SESSION_ID_PATTERN } from './ids.js';
 import type { Logger } from '../log.js';
@@ -154,6 +157,7 @@ export class Broker {
     try {
       resolved = resolveProfile(this.deps.policy, principal, req.connection);
       analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
+      checkReason(resolved.profile, resolved.name, analysis.kind, req.reason);
       ({ decision, plan, estimatedRows } = await this.decideWithFacts(req, resolved, analysis, principal));
     } catch (e) {
       if (!isBrokerError(e)) throw e;
@@ -308,15 +312,19 @@ export class Broker {
     maxAffectedRows?: number;
     /** run on a pool other than the profile's own (approved work under a JIT role) */
     handle?: import('../db/pools.js').PoolHandle;
+    /** approved work: the approver's object id, visible to the database as qb.approved_by */
+    approvedBy?: string;
   }): Promise<{ columns: ColumnOut[]; rows: unknown[][]; rowCount: number; truncated: boolean; durationMs: number }> {
     const { requestId, sessionId, actor, analysis } = x;
     const mode = analysis.kind === 'read' ? 'read' : 'write';
     const started = performance.now();
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
+    // The requester's identity for the database's own policies and logs (db/identity.ts).
+    const identity = runsOnlyOutsideTransaction(analysis.stmt.stmt) ? undefined : identityOf(actor, requestId, sessionId, x.approvedBy);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
       // The result's byte cap is applied below, to what the agent receives: masked cells at their masked size.
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(identity ? { identity } : {}), ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append

@@ -17,6 +17,8 @@ export interface ApprovalNotification {
   reasons: Reason[];
   estimatedRows?: number;
   expiresAt: string;
+  /** the agent's justification, when it gave one */
+  reason?: string;
   /** absolute URL of the review page */
   reviewUrl: string;
 }
@@ -39,6 +41,7 @@ export function notificationOf(record: ApprovalRequestRecord, reviewUrl: string)
     reviewUrl,
   };
   if (record.estimatedRows !== undefined) n.estimatedRows = record.estimatedRows;
+  if (record.reason !== undefined) n.reason = record.reason;
   return n;
 }
 

@@ -4,6 +4,7 @@
  * beside the audit container, notifications go to the approvals Service Bus queue, and the review
  * page trusts App Service Authentication (only where it runs).
  */
+import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
 import type { DurableClient } from 'durable-functions';
@@ -91,6 +92,13 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const publicBaseUrl = deps.publicBaseUrl ?? readSetting('QB_PUBLIC_BASE_URL');
   const routes: RouteGroup[] = [
     requestRoutes({ policy: deps.policy, store, clock }),
+    inboxRoutes({
+      policy: deps.policy,
+      store,
+      clock,
+      identity: { verifier: deps.verifier, platform: 'trust-on-app-service', ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
+      signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
+    }),
     approvalRoutes({
       policy: deps.policy,
       decisions,

@@ -66,6 +66,7 @@ export function buildApprovalCard(n: ApprovalNotification): AdaptiveCardJson {
       { type: 'Action.OpenUrl', title: 'Review', url: n.reviewUrl },
       { type: 'Action.OpenUrl', title: 'Approve…', url: choose('approve') },
       { type: 'Action.OpenUrl', title: 'Reject…', url: choose('reject') },
+      { type: 'Action.OpenUrl', title: 'All waiting for me', url: new URL('/api/approvals', n.reviewUrl).toString() },
     ],
   };
 }

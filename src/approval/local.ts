@@ -3,6 +3,7 @@
  * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
  * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
  */
+import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
 import type { ApprovalStarter, Broker, PendingApproval } from '../broker/pipeline.js';
@@ -90,6 +91,7 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const routes: RouteGroup[] = [
     requestRoutes({ policy: deps.policy, store, clock }),
+    inboxRoutes({ policy: deps.policy, store, clock, identity: { verifier: deps.verifier, platform: 'refuse' }, signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}` }),
     approvalRoutes({
       policy: deps.policy,
       decisions,

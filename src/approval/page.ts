@@ -46,14 +46,14 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-function layout(title: string, body: string): string {
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="same-origin"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body><main>${body}</main></body></html>`;
 }
 
-function who(p: { oid: string; name?: string }): string {
+export function who(p: { oid: string; name?: string }): string {
   return p.name ? `${escapeHtml(p.name)} <code>${escapeHtml(p.oid)}</code>` : `<code>${escapeHtml(p.oid)}</code>`;
 }
 
@@ -109,7 +109,8 @@ ${v.reason ? `<dt>Agent's reason</dt><dd id="agent-reason">${escapeHtml(v.reason
 ${params}
 <h2>Why it needs approval</h2>
 <ul id="reasons">${reasons}</ul>
-${decision}${outcome}${notice}${form}`;
+${decision}${outcome}${notice}${form}
+<p><a href="/api/approvals" id="inbox-link">All requests waiting for you</a></p>`;
   return layout(`Approval ${v.requestId}`, body);
 }
 

@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): BrokerApp {
   app.use('/api/*', async (c, next) => {
     // The approval page and its form authenticate for themselves (bearer token, the dev sign-in
     // cookie locally, App Service Authentication in Azure) and record refused attempts.
-    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/api/dev/') || c.req.path.startsWith('/api/approvals/')) return next();
+    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/api/dev/') || c.req.path.startsWith('/api/approvals/') || c.req.path === '/api/approvals') return next();
     if (c.req.method === 'OPTIONS') return next();
     return auth(c, next);
   });

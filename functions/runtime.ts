@@ -47,8 +47,20 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     keys: jose.createRemoteJWKSet(verify.entraJwksUrl(policy.tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
   });
   const auditLog = audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger });
-  const approvals = approvalsModule.createAzureApprovals({ policy, audit: auditLog, verifier, log: logger, credential, durableClient: () => durableClientScope.getStore() });
-  return await createBrokerRuntime({
+  let built: Awaited<ReturnType<typeof createBrokerRuntime>> | undefined;
+  const approvals = approvalsModule.createAzureApprovals({
+    policy,
+    audit: auditLog,
+    verifier,
+    log: logger,
+    credential,
+    durableClient: () => durableClientScope.getStore(),
+    broker: () => {
+      if (!built) throw new Error('the broker runtime is not built yet');
+      return built.broker;
+    },
+  });
+  built = await createBrokerRuntime({
     policy,
     verifier,
     audit: auditLog,
@@ -59,4 +71,5 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     approvals: approvals.starter,
     routes: approvals.routes,
   });
+  return built;
 }

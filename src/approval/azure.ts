@@ -4,6 +4,9 @@
  * beside the audit container, notifications go to the approvals Service Bus queue, and the review
  * page trusts App Service Authentication (only where it runs).
  */
+import type { ApprovalRequestRecord } from './types.js';
+import type { Principal } from '../identity/principal.js';
+import { computeImpact } from './impact.js';
 import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
@@ -64,6 +67,8 @@ export interface AzureApprovalsDeps {
   clock?: Clock;
   /** default QB_PUBLIC_BASE_URL */
   publicBaseUrl?: string;
+  /** the pipeline, for the review page's impact preview (built after these routes) */
+  broker?: () => Broker;
 }
 
 function durableOrchestrationClient(durableClient: () => DurableClient | undefined): OrchestrationClient {
@@ -108,6 +113,7 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
       // App Service Authentication's login; it returns to the review page afterwards.
       signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
       ...(publicBaseUrl ? { publicBaseUrl } : {}),
+      ...(deps.broker ? { impact: (record: ApprovalRequestRecord, approver: Principal) => computeImpact(deps.broker!(), record, approver) } : {}),
     }),
   ];
   return { starter, routes, close: async () => undefined };

@@ -3,6 +3,7 @@
  * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
  * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
  */
+import { computeImpact } from './impact.js';
 import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
@@ -100,6 +101,7 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
       log: deps.log,
       signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
       publicBaseUrl: deps.publicBaseUrl,
+      impact: async (record, approver) => computeImpact(await deps.broker(), record, approver),
     }),
   ];
   if (deps.devIssuer) routes.push(devSignInRoutes({ devIssuer: deps.devIssuer }));

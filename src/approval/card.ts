@@ -41,6 +41,7 @@ export function buildApprovalCard(n: ApprovalNotification): AdaptiveCardJson {
     { title: 'Connection', value: escapeCardText(`${n.connection} (profile ${n.profile})`) },
     ...(n.reason === undefined ? [] : [{ title: "Agent's reason", value: escapeCardText(truncatedReason(n.reason)) }]),
     { title: 'Estimated rows', value: n.estimatedRows === undefined ? 'unknown' : String(n.estimatedRows) },
+    ...(n.impact === undefined ? [] : [{ title: 'Impact now', value: escapeCardText(n.impact) }]),
     { title: 'Expires', value: `${n.expiresAt} (UTC)` },
     { title: 'SQL hash', value: n.sqlHash },
   ];

@@ -101,3 +101,13 @@ export async function computeImpact(broker: Broker, record: ApprovalRequestRecor
     return unavailable('The database could not compute the preview (it may have timed out); the statement itself is unchanged.');
   }
 }
+
+/** The card's one line: the count only (no row values leave for Teams), or why there is none. */
+export async function impactLine(broker: Broker, record: ApprovalRequestRecord): Promise<string | undefined> {
+  // A viewer with no claims: never exempt from masking (the rows are not used here anyway).
+  const nobody: Principal = { oid: 'query-broker:card', sub: 'query-broker:card', roles: [], groups: [], idtyp: 'app', exp: 0 };
+  const p = await computeImpact(broker, record, nobody);
+  if (!p) return undefined;
+  if (p.kind === 'unavailable') return `no preview: ${p.message}`;
+  return `would touch ${p.rowCount} row(s) (computed ${p.computedAt} UTC)`;
+}

@@ -19,6 +19,8 @@ export interface ApprovalNotification {
   expiresAt: string;
   /** the agent's justification, when it gave one */
   reason?: string;
+  /** UPDATE/DELETE: one line on the rows it would touch, computed when the request was held */
+  impact?: string;
   /** absolute URL of the review page */
   reviewUrl: string;
 }

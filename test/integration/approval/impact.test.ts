@@ -79,4 +79,12 @@ describe('impact preview', () => {
     expect(html).not.toContain('ada@example.com');
     expect((await b.db.query('select count(*)::int as n from customers')).rows[0]!.n).toBe(5);
   });
+
+  it('the notification (and so the card) carries the count in one line', async () => {
+    const held = await b.query({ connection: 'sales', sql: "update customers set country = country where $1::int > 0", params: [1], reason: 'card' }, [...WRITER.roles], WRITER.sub);
+    expect(held.status, JSON.stringify(held.body)).toBe(202);
+    for (let i = 0; i < 100 && !b.notifications.some((x) => x.requestId === held.body.requestId); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const n = b.notifications.find((x) => x.requestId === held.body.requestId);
+    expect(n?.impact).toMatch(/^would touch 5 row\(s\) \(computed /);
+  });
 });

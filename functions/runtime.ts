@@ -64,8 +64,20 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     });
   }
   const auditLog = audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger });
-  const approvals = approvalsModule.createAzureApprovals({ policy, audit: auditLog, verifier, log: logger, credential, durableClient: () => durableClientScope.getStore() });
-  return await createBrokerRuntime({
+  let built: Awaited<ReturnType<typeof createBrokerRuntime>> | undefined;
+  const approvals = approvalsModule.createAzureApprovals({
+    policy,
+    audit: auditLog,
+    verifier,
+    log: logger,
+    credential,
+    durableClient: () => durableClientScope.getStore(),
+    broker: () => {
+      if (!built) throw new Error('the broker runtime is not built yet');
+      return built.broker;
+    },
+  });
+  built = await createBrokerRuntime({
     policy,
     verifier,
     audit: auditLog,
@@ -83,4 +95,5 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
       doctor: async () => (await import('../src/doctor/from-settings.js')).doctorFromSettings(process.env),
     }),
   });
+  return built;
 }

@@ -4,6 +4,7 @@
  * the stored state decides what is left to do, and a statement that may already have started
  * is never started a second time.
  */
+import { impactLine } from './impact.js';
 import { BrokerError, isBrokerError } from '../errors.js';
 import { RequestError, type Broker } from '../broker/pipeline.js';
 import type { AuditLog, Clock, SecretProvider } from '../broker/ports.js';
@@ -73,7 +74,10 @@ export function createApprovalActivities(deps: ApprovalActivityDeps): ApprovalAc
       const record = await load(requestId);
       await recordRequested(audit, record);
       try {
-        await deps.notifier.notify(notificationOf(record, deps.reviewUrl(requestId)));
+        const notification = notificationOf(record, deps.reviewUrl(requestId));
+        const impact = await impactLine(await deps.broker(), record).catch(() => undefined);
+        if (impact !== undefined) notification.impact = impact;
+        await deps.notifier.notify(notification);
       } catch (e) {
         // The request stands and is visible at its status URL; only the message did not go out.
         log.warn('approval notification failed', { requestId, error: e instanceof Error ? e.message : String(e) });

@@ -31,6 +31,7 @@ export async function recordRequested(audit: AuditLog, record: ApprovalRequestRe
     profile: record.profile,
     expiresAt: record.expiresAt,
     ...(record.estimatedRows === undefined ? {} : { estimatedRows: record.estimatedRows }),
+    ...(record.reason === undefined ? {} : { reason: record.reason }),
   });
   await audit.append(record.sessionId, auditEvent('approval.requested', record.requestId, actorOfRequester(record.requester), data));
 }

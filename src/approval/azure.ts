@@ -4,6 +4,10 @@
  * beside the audit container, notifications go to the approvals Service Bus queue, and the review
  * page trusts App Service Authentication (only where it runs).
  */
+import type { ApprovalRequestRecord } from './types.js';
+import type { Principal } from '../identity/principal.js';
+import { computeImpact } from './impact.js';
+import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
 import type { DurableClient } from 'durable-functions';
@@ -63,6 +67,8 @@ export interface AzureApprovalsDeps {
   clock?: Clock;
   /** default QB_PUBLIC_BASE_URL */
   publicBaseUrl?: string;
+  /** the pipeline, for the review page's impact preview (built after these routes) */
+  broker?: () => Broker;
 }
 
 function durableOrchestrationClient(durableClient: () => DurableClient | undefined): OrchestrationClient {
@@ -92,6 +98,13 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const routes: RouteGroup[] = [
     requestRoutes({ policy: deps.policy, store, clock, ...(reviewUrl ? { reviewUrl } : {}) }),
+    inboxRoutes({
+      policy: deps.policy,
+      store,
+      clock,
+      identity: { verifier: deps.verifier, platform: 'trust-on-app-service', ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
+      signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
+    }),
     approvalRoutes({
       policy: deps.policy,
       decisions,
@@ -101,6 +114,7 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
       // App Service Authentication's login; it returns to the review page afterwards.
       signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
       ...(publicBaseUrl ? { publicBaseUrl } : {}),
+      ...(deps.broker ? { impact: (record: ApprovalRequestRecord, approver: Principal) => computeImpact(deps.broker!(), record, approver) } : {}),
     }),
   ];
   return { starter, routes, close: async () => undefined };

@@ -79,6 +79,27 @@ export function createBlobRequestStore(options: BlobRequestStoreOptions): Reques
       }
     },
 
+    async listChangedSince(since) {
+      await ensureContainer();
+      const names: string[] = [];
+      try {
+        for await (const blob of container.listBlobsFlat({ prefix: 'requests/' })) {
+          const modified = blob.properties.lastModified;
+          if (modified === undefined || modified.getTime() >= since.getTime()) names.push(blob.name);
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      const ids = names.map((n) => n.slice('requests/'.length).replace(/\.json$/, '')).filter((id) => REQUEST_ID_PATTERN.test(id));
+      const out: ApprovalRequestRecord[] = [];
+      // A few at a time: an inbox is tens of requests, not thousands.
+      for (let i = 0; i < ids.length; i += 8) {
+        const batch = await Promise.all(ids.slice(i, i + 8).map((id) => this.get(id)));
+        for (const stored of batch) if (stored) out.push(stored.record);
+      }
+      return out;
+    },
+
     async replace(record, etag) {
       await ensureContainer();
       try {

@@ -21,6 +21,12 @@ function truncated(sql: string): string {
   return sql.length <= MAX_SQL_CHARS ? sql : `${sql.slice(0, MAX_SQL_CHARS)}\n… (${sql.length - MAX_SQL_CHARS} more characters: see the review page)`;
 }
 
+const MAX_REASON_CHARS = 500;
+
+function truncatedReason(reason: string): string {
+  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (see the review page)`;
+}
+
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
 
 export function buildApprovalCard(n: ApprovalNotification): AdaptiveCardJson {
@@ -33,7 +39,9 @@ export function buildApprovalCard(n: ApprovalNotification): AdaptiveCardJson {
   const facts = [
     { title: 'Requested by', value: escapeCardText(requester) },
     { title: 'Connection', value: escapeCardText(`${n.connection} (profile ${n.profile})`) },
+    ...(n.reason === undefined ? [] : [{ title: "Agent's reason", value: escapeCardText(truncatedReason(n.reason)) }]),
     { title: 'Estimated rows', value: n.estimatedRows === undefined ? 'unknown' : String(n.estimatedRows) },
+    ...(n.impact === undefined ? [] : [{ title: 'Impact now', value: escapeCardText(n.impact) }]),
     { title: 'Expires', value: `${n.expiresAt} (UTC)` },
     { title: 'SQL hash', value: n.sqlHash },
   ];
@@ -59,6 +67,7 @@ export function buildApprovalCard(n: ApprovalNotification): AdaptiveCardJson {
       { type: 'Action.OpenUrl', title: 'Review', url: n.reviewUrl },
       { type: 'Action.OpenUrl', title: 'Approve…', url: choose('approve') },
       { type: 'Action.OpenUrl', title: 'Reject…', url: choose('reject') },
+      { type: 'Action.OpenUrl', title: 'All waiting for me', url: new URL('/api/approvals', n.reviewUrl).toString() },
     ],
   };
 }

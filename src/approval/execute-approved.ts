@@ -80,6 +80,8 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
     // approval.decided is already in the chain: that is this statement's decision event.
     decisionEvents: [],
     signal: undefined,
+    // The database sees the requester as the principal and the approver as qb.approved_by.
+    ...(record.decision?.approver.oid ? { approvedBy: record.decision.approver.oid } : {}),
   };
   const run = async (): Promise<ApprovalResult> => {
     if (!connection.admin) return await broker.executeAndMask(request);

@@ -3,6 +3,8 @@
  * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
  * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
  */
+import { computeImpact } from './impact.js';
+import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
 import type { ApprovalStarter, Broker, PendingApproval } from '../broker/pipeline.js';
@@ -91,6 +93,7 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
   const routes: RouteGroup[] = [
     requestRoutes({ policy: deps.policy, store, clock, reviewUrl }),
+    inboxRoutes({ policy: deps.policy, store, clock, identity: { verifier: deps.verifier, platform: 'refuse' }, signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}` }),
     approvalRoutes({
       policy: deps.policy,
       decisions,
@@ -99,6 +102,7 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
       log: deps.log,
       signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
       publicBaseUrl: deps.publicBaseUrl,
+      impact: async (record, approver) => computeImpact(await deps.broker(), record, approver),
     }),
   ];
   if (deps.devIssuer) routes.push(devSignInRoutes({ devIssuer: deps.devIssuer }));

@@ -17,6 +17,10 @@ export interface ApprovalNotification {
   reasons: Reason[];
   estimatedRows?: number;
   expiresAt: string;
+  /** the agent's justification, when it gave one */
+  reason?: string;
+  /** UPDATE/DELETE: one line on the rows it would touch, computed when the request was held */
+  impact?: string;
   /** absolute URL of the review page */
   reviewUrl: string;
 }
@@ -39,6 +43,7 @@ export function notificationOf(record: ApprovalRequestRecord, reviewUrl: string)
     reviewUrl,
   };
   if (record.estimatedRows !== undefined) n.estimatedRows = record.estimatedRows;
+  if (record.reason !== undefined) n.reason = record.reason;
   return n;
 }
 

@@ -3,6 +3,7 @@
  * and the local dev sign-in. No script at all, one static stylesheet allowed by its hash, every
  * value HTML-escaped, so the page's Content-Security-Policy can be strict.
  */
+import type { ImpactPreview } from './impact.js';
 import { createHash } from 'node:crypto';
 import type { RequestView } from './view.js';
 
@@ -46,14 +47,14 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-function layout(title: string, body: string): string {
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="same-origin"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body><main>${body}</main></body></html>`;
 }
 
-function who(p: { oid: string; name?: string }): string {
+export function who(p: { oid: string; name?: string }): string {
   return p.name ? `${escapeHtml(p.name)} <code>${escapeHtml(p.oid)}</code>` : `<code>${escapeHtml(p.oid)}</code>`;
 }
 
@@ -64,6 +65,18 @@ export interface ReviewPageInput {
   form?: { action: string; csrfToken: string; preselect?: 'approve' | 'reject' };
   /** why there is no form (self-approval, not an approver, already decided…) */
   notice?: string;
+  /** UPDATE/DELETE: the rows it would touch now (impact.ts) */
+  impact?: ImpactPreview;
+}
+
+function impactSection(p: ImpactPreview | undefined): string {
+  if (!p) return '';
+  if (p.kind === 'unavailable') return `<h2>Impact</h2><p id="impact-unavailable" class="warn">No preview: ${escapeHtml(p.message)} (checked at ${escapeHtml(p.computedAt)} UTC)</p>`;
+  const head = p.columns.map((c) => `<th>${escapeHtml(c.name)}${c.masked === false ? '' : ` <small>(${escapeHtml(c.masked)})</small>`}</th>`).join('');
+  const body = p.rows.map((r) => `<tr>${r.map((v) => `<td>${v === null ? '<i>null</i>' : escapeHtml(typeof v === 'string' ? v : JSON.stringify(v))}</td>`).join('')}</tr>`).join('');
+  return `<h2>Impact</h2>
+<p>Would touch <strong id="impact-count">${escapeHtml(p.rowCount)}</strong> row(s) now (computed at <span id="impact-computed-at">${escapeHtml(p.computedAt)}</span> UTC, read-only, masked as your reads are); the first ${p.rows.length}:</p>
+<table id="impact-rows"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
 export function renderReviewPage(input: ReviewPageInput): string {
@@ -109,7 +122,9 @@ ${v.reason ? `<dt>Agent's reason</dt><dd id="agent-reason">${escapeHtml(v.reason
 ${params}
 <h2>Why it needs approval</h2>
 <ul id="reasons">${reasons}</ul>
-${decision}${outcome}${notice}${form}`;
+${impactSection(input.impact)}
+${decision}${outcome}${notice}${form}
+<p><a href="/api/approvals" id="inbox-link">All requests waiting for you</a></p>`;
   return layout(`Approval ${v.requestId}`, body);
 }
 

@@ -17,6 +17,8 @@ export interface RequestStore {
   get(requestId: string): Promise<StoredRequest | undefined>;
   /** write `record` only if the stored document is still at `etag`; false when another writer got there first */
   replace(record: ApprovalRequestRecord, etag: string): Promise<boolean>;
+  /** the requests created or changed since `since` (the approver's inbox); absent: the store cannot list */
+  listChangedSince?(since: Date): Promise<ApprovalRequestRecord[]>;
 }
 
 /**

@@ -70,6 +70,8 @@ export type ApprovalRequestedData = {
   profile: string;
   expiresAt: string;
   estimatedRows?: number;
+  /** the agent's justification, when it gave one */
+  reason?: string;
 };
 
 export type ApprovalDecidedData = {

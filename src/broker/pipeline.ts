@@ -8,6 +8,7 @@ import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } fro
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
+import { checkReason } from '../policy/require-reason.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
@@ -20,6 +21,8 @@ import { unknownFunctions } from '../sql/function-names.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
+import { identityOf } from '../db/identity.js';
+import { runsOnlyOutsideTransaction } from '../sql/outside-transaction.js';
 import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
@@ -182,6 +185,7 @@ export class Broker {
       resolved = this.resolveOrList(principal, req.connection);
       analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
       checkParamCount(req.sql, req.params);
+      checkReason(resolved.profile, resolved.name, analysis.kind, req.reason);
       ({ decision, plan, estimatedRows } = await this.decideWithFacts(req, resolved, analysis, principal));
     } catch (e) {
       if (!isBrokerError(e)) throw e;
@@ -344,15 +348,19 @@ export class Broker {
     maxAffectedRows?: number;
     /** run on a pool other than the profile's own (approved work under a JIT role) */
     handle?: import('../db/pools.js').PoolHandle;
+    /** approved work: the approver's object id, visible to the database as qb.approved_by */
+    approvedBy?: string;
   }): Promise<{ columns: ColumnOut[]; rows: unknown[][]; rowCount: number; truncated: boolean; durationMs: number }> {
     const { requestId, sessionId, actor, analysis } = x;
     const mode = analysis.kind === 'read' ? 'read' : 'write';
     const started = performance.now();
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
+    // The requester's identity for the database's own policies and logs (db/identity.ts).
+    const identity = runsOnlyOutsideTransaction(analysis.stmt.stmt) ? undefined : identityOf(actor, requestId, sessionId, x.approvedBy);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
       // The result's byte cap is applied below, to what the agent receives: masked cells at their masked size.
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(identity ? { identity } : {}), ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append

@@ -5,6 +5,7 @@ import { tokenCommand } from './commands/token.js';
 import { queryCommand } from './commands/query.js';
 import { statusCommand } from './commands/status.js';
 import { approveCommand } from './commands/approve.js';
+import { approvalsCommand } from './commands/approvals.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { doctorCommand } from './commands/doctor.js';
 import { connectionsCommand, schemaCommand } from './commands/discover.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   query: queryCommand,
   status: statusCommand,
   approve: approveCommand,
+  approvals: approvalsCommand,
   sessions: sessionsCommand,
   doctor: doctorCommand,
   connections: connectionsCommand,
@@ -33,6 +35,7 @@ Commands:
   query        run one SQL statement through the broker
   status       the state of a request that needed approval (--wait to follow it)
   approve      approve or reject a request (approvers)
+  approvals    the requests waiting for your decision (approvers)
   sessions     list, show or verify recorded sessions (auditors)
   doctor       check every dependency of a deployment (Entra ID, audit WORM, Key Vault, databases, ...)
 

@@ -26,6 +26,14 @@ export interface CappedReadResult {
   /** the server stopped at the cap: more rows exist */
   suspended: boolean;
   command: string;
+  /** the count of the command tag (rows changed by a write, rows sent by a read); undefined when suspended */
+  rowCount?: number;
+}
+
+/** A statement sent before the main one in the same write and transaction; its answer is discarded. */
+export interface Preamble {
+  text: string;
+  values: readonly unknown[];
 }
 
 /**
@@ -46,6 +54,10 @@ export class CappedRead {
   private readonly rows: Cell[][] = [];
   private suspended = false;
   private command = '';
+  private rowCount: number | undefined;
+  /** CommandCompletes still expected from the preamble (its DataRow is skipped) */
+  private preambleLeft = 0;
+  private readonly preambleValues: unknown[] = [];
   private error: unknown;
   private settled = false;
   private readonly values: unknown[];
@@ -59,8 +71,11 @@ export class CappedRead {
     /** the longest single row accepted; a longer one ends the connection before it is buffered */
     private readonly maxRowBytes: number = Number.MAX_SAFE_INTEGER,
     private readonly resetAfter = false,
+    /** e.g. the requester's identity (identity.ts): same write, same implicit or open transaction */
+    private readonly preamble?: Preamble,
   ) {
     this.values = values.map((v) => prepareValue(v));
+    if (preamble) this.preambleValues = preamble.values.map((v) => prepareValue(v));
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -71,6 +86,14 @@ export class CappedRead {
     this.guard = guardRowSize(connection.stream, this.maxRowBytes);
     connection.stream.cork?.();
     try {
+      if (this.preamble) {
+        // Messages up to Sync form one transaction: the preamble's transaction-local settings hold
+        // for the statement and end with it. No Describe: only the statement's RowDescription arrives.
+        this.preambleLeft = 1;
+        connection.parse({ text: this.preamble.text });
+        connection.bind({ values: this.preambleValues });
+        connection.execute({ portal: '', rows: 0 });
+      }
       connection.parse({ text: this.text });
       connection.bind({ values: this.values });
       connection.describe({ type: 'P', name: '' });
@@ -87,6 +110,7 @@ export class CappedRead {
   }
 
   handleDataRow(msg: { fields: Cell[] }): void {
+    if (this.preambleLeft > 0) return;
     this.rows.push(msg.fields);
   }
 
@@ -95,6 +119,12 @@ export class CappedRead {
   }
 
   handleCommandComplete(msg: { text?: string }): void {
+    if (this.preambleLeft > 0) {
+      this.preambleLeft--;
+      return;
+    }
+    const count = /(\d+)$/.exec(msg.text ?? '')?.[1];
+    if (count !== undefined) this.rowCount = Number(count);
     this.command = /^[A-Za-z]+/.exec(msg.text ?? '')?.[0] ?? '';
   }
 
@@ -119,6 +149,6 @@ export class CappedRead {
     if (this.settled) return;
     this.settled = true;
     if (this.error !== undefined) this.reject(this.error);
-    else this.resolve({ fields: this.fields, rows: this.rows, suspended: this.suspended, command: this.command });
+    else this.resolve({ fields: this.fields, rows: this.rows, suspended: this.suspended, command: this.command, ...(this.rowCount === undefined ? {} : { rowCount: this.rowCount }) });
   }
 }

@@ -1,13 +1,12 @@
 import pg from 'pg';
-import { CappedRead } from './capped-read.js';
+import { CappedRead, type Preamble } from './capped-read.js';
+import { IDENTITY_SQL, identityValues, type DbIdentity } from './identity.js';
 import { BrokerError } from '../errors.js';
 import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './types.js';
 import type { PoolHandle } from './pools.js';
 import { withPasswordRetry } from './credentials.js';
 import { queueReset, type SessionReset } from './session-reset.js';
 
-/** Keep every value as the server's text: masking and detectors see exactly what was sent. */
-const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 
 export interface StatementRequest {
   sql: string;
@@ -25,6 +24,8 @@ export interface StatementRequest {
   signal?: AbortSignal;
   /** writes: run in a transaction and roll back (AffectedRowsOverLimit) when more rows change */
   maxAffectedRows?: number;
+  /** who the statement runs for: set transaction-locally in the statement's own round trip (identity.ts) */
+  identity?: DbIdentity;
 }
 
 /** A write changed more rows than it may without approval; it was rolled back. */
@@ -63,9 +64,6 @@ function toFailure(e: unknown): Error {
   return new BrokerError('dependency_unavailable', 'The database cannot be reached right now; nothing was executed. Retry in a moment.', { cause: e });
 }
 
-function fieldsOf(result: pg.QueryResult): ResultField[] {
-  return result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, tableID: f.tableID, columnID: f.columnID }));
-}
 
 /**
  * Cut rows so the result stays under `maxBytes` of cell text. Applied by the pipeline to the cells
@@ -107,6 +105,7 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
   let reset: SessionReset | undefined;
   try {
     if (broken) throw broken;
+    const preamble: Preamble | undefined = req.identity ? { text: IDENTITY_SQL, values: identityValues(req.identity) } : undefined;
     let rows: Cell[][];
     let fields: ResultField[];
     let command: string;
@@ -114,7 +113,7 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     let more = false;
     if (req.mode === 'read') {
       // One round trip; the server stops at maxRows + 1 (the extra row says "truncated").
-      const read = new CappedRead(req.sql, req.params, req.maxRows + 1, req.maxRowBytes, true);
+      const read = new CappedRead(req.sql, req.params, req.maxRows + 1, req.maxRowBytes, true, preamble);
       client.query(read as unknown as pg.QueryConfig);
       reset = queueReset(client, true);
       const r = await read.done.catch((e: unknown) => {
@@ -133,7 +132,7 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
     } else {
       const limit = req.maxAffectedRows;
       if (limit !== undefined) await client.query('begin');
-      let result: pg.QueryResult<Cell[]>;
+      let result: { fields: ResultField[]; rows: Cell[][]; command: string; rowCount?: number };
       // The reset is queued right behind the statement's last message (the statement itself, or its
       // COMMIT/ROLLBACK): node-postgres sends it as soon as that answer arrives, with no await between.
       const end = (sql: 'commit' | 'rollback'): Promise<unknown> => {
@@ -142,10 +141,12 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
         return ended;
       };
       try {
-        // Extended protocol: one statement, never split by the server's simple-query lexer.
-        const running = client.query<Cell[]>({ text: req.sql, values: req.params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' } as pg.QueryConfig);
+        // Extended protocol: one statement, never split by the server's simple-query lexer; the
+        // identity preamble in the same write and transaction; every row (a write runs to completion).
+        const write = new CappedRead(req.sql, req.params, 0, Number.MAX_SAFE_INTEGER, false, preamble);
+        client.query(write as unknown as pg.QueryConfig);
         if (limit === undefined) reset = queueReset(client);
-        result = await running;
+        result = await write.done;
         if (limit !== undefined && (result.rowCount ?? 0) > limit) {
           await end('rollback');
           throw new AffectedRowsOverLimit(result.rowCount ?? 0, limit);
@@ -155,9 +156,9 @@ export async function executeStatement(handle: PoolHandle, req: StatementRequest
         if (limit !== undefined && reset === undefined) await end('rollback').catch(() => {});
         throw e;
       }
-      fields = fieldsOf(result);
-      command = result.command ?? '';
-      affected = result.rowCount ?? undefined;
+      fields = result.fields;
+      command = result.command;
+      affected = result.rowCount;
       rows = result.rows;
       more = rows.length > req.maxRows;
       if (more) rows = rows.slice(0, req.maxRows);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { pgPassword, type ConnectionCredentials } from './credentials.js';
 import type { ProfileConfig } from '../policy/schema.js';
 import { resetOnRelease } from './session-reset.js';
+import { identityStartupOptions } from './identity.js';
 
 export type ExecutionMode = 'read' | 'write';
 
@@ -26,6 +27,9 @@ export function sessionOptions(profile: ProfileConfig, mode: ExecutionMode): str
     // The server must lex strings exactly as libpg-query did (backslashes are not escapes).
     'standard_conforming_strings=on',
     `default_transaction_read_only=${mode === 'read' ? 'on' : 'off'}`,
+    // qb.* defined (empty) for the whole session: a DBA's current_setting('qb.principal_oid') reads ''
+    // outside a request instead of failing; each statement sets them for its transaction (identity.ts).
+    ...identityStartupOptions(),
   ];
   if (profile.dbRole) opts.unshift(`role=${profile.dbRole}`);
   return opts.map((o) => `-c ${o}`).join(' ');

@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): BrokerApp {
     const path = c.req.path;
     // The approval page and its form authenticate for themselves (bearer token, the dev sign-in
     // cookie locally, App Service Authentication in Azure) and record refused attempts.
-    const open = PUBLIC_PATHS.has(path) || path.startsWith('/api/dev/') || path.startsWith('/api/approvals/') || c.req.method === 'OPTIONS';
+    const open = PUBLIC_PATHS.has(path) || path.startsWith('/api/dev/') || path.startsWith('/api/approvals/') || path === '/api/approvals' || c.req.method === 'OPTIONS';
     if (counted) return limitStream(c, open ? next : async () => void (await auth(c, next)));
     return open ? next() : auth(c, next);
   });

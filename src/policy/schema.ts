@@ -74,6 +74,8 @@ export const ProfileConfig = z
     approval: ApprovalConfig.optional(),
     /** volatile functions allowed in reads, in addition to `functions.allowVolatile` */
     allowVolatile: z.array(z.string().min(1)).default([]),
+    /** which requests must say why (`reason`): none (default), every statement that is not a read, or all */
+    requireReason: z.enum(['never', 'writes', 'all']).optional(),
   })
   .strict();
 export type ProfileConfig = z.infer<typeof ProfileConfig>;

@@ -26,6 +26,7 @@ import { refusal, unverifiedActor, type ApprovalDecisions, type AttemptOrigin, t
 import { PAGE_HEADERS, renderDevSignInPage, renderMessagePage, renderReviewPage } from '../../approval/page.js';
 import { requestView, viewerRole } from '../../approval/view.js';
 import type { ApprovalRequestRecord } from '../../approval/types.js';
+import type { ImpactPreview } from '../../approval/impact.js';
 import { RateLimiter } from '../rate-limit.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { sendError } from '../errors.js';
@@ -68,6 +69,8 @@ export interface ApprovalRouteDeps {
   signInUrl: (next: string) => string;
   /** the broker's public URL (QB_PUBLIC_BASE_URL), accepted as a form's Origin besides the request's own */
   publicBaseUrl?: string;
+  /** the impact preview of a pending UPDATE/DELETE for this approver (approval/impact.ts) */
+  impact?: (record: ApprovalRequestRecord, approver: Principal) => Promise<ImpactPreview | undefined>;
 }
 
 type Ctx = Context<HttpEnv>;
@@ -178,7 +181,8 @@ export function approvalRoutes(deps: ApprovalRouteDeps): (app: BrokerApp, auth: 
           }
           form = { action: pathOf(requestId), csrfToken: csrfToken(secret, principal.oid, requestId), ...(preselect ? { preselect } : {}) };
         }
-        return htmlResponse(c, renderReviewPage({ view, viewer, ...(form ? { form } : {}), ...(notice ? { notice } : {}) }), 200, headers) as never;
+        const impact = role === 'approver' && view.state === 'pending_approval' && deps.impact ? await deps.impact(record, principal) : undefined;
+        return htmlResponse(c, renderReviewPage({ view, viewer, ...(form ? { form } : {}), ...(notice ? { notice } : {}), ...(impact ? { impact } : {}) }), 200, headers) as never;
       },
     );
 

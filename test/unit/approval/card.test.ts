@@ -61,7 +61,7 @@ describe('approval Adaptive Card', () => {
     expect(String(body.items[0]!.text)).toContain('delete from orders');
   });
 
-  it('links Review, Approve and Reject to the review page (links only: nothing decides from the card)', () => {
+  it('links Review, Approve and Reject to the review page and the inbox (links only: nothing decides from the card)', () => {
     const { parsed } = validate(buildApprovalCard(notification));
     const actions = parsed.getActionCount();
     const urls: [string | undefined, string | undefined][] = [];
@@ -74,6 +74,7 @@ describe('approval Adaptive Card', () => {
       ['Review', notification.reviewUrl],
       ['Approve…', `${notification.reviewUrl}?decision=approve`],
       ['Reject…', `${notification.reviewUrl}?decision=reject`],
+      ['All waiting for me', 'https://broker.example.net/api/approvals'],
     ]);
   });
 

@@ -1,0 +1,113 @@
+/**
+ * What an approver sees before deciding an UPDATE or DELETE: the exact number of rows it would
+ * touch now and the first 10 of them, masked as the approver's own reads would be. Computed
+ * read-only, never by running the write: a SELECT built from the statement's target and its
+ * WHERE / USING / FROM clauses on the parsed tree and deparsed (pgsql-deparser), run on the
+ * profile's read pool (its role, read-only transaction, statement timeout) with the requester's
+ * identity, so row-level security selects what the write would.
+ */
+import { deparse } from 'pgsql-deparser';
+import type { Node } from '@pgsql/types';
+import { isBrokerError } from '../errors.js';
+import type { Broker, ColumnOut } from '../broker/pipeline.js';
+import type { Principal } from '../identity/principal.js';
+import { analyzeSql } from '../sql/analyze.js';
+import { planMasking, prepareOrigins, applyMasking } from '../masking/index.js';
+import { executeStatement } from '../db/execute.js';
+import { identityOf } from '../db/identity.js';
+import { toJsonRows } from '../db/values.js';
+import { actorOfRequester } from './audit-events.js';
+import type { ApprovalRequestRecord } from './types.js';
+
+export const PREVIEW_ROWS = 10;
+
+export type ImpactPreview =
+  | { kind: 'rows'; computedAt: string; rowCount: number; columns: ColumnOut[]; rows: unknown[][] }
+  | { kind: 'unavailable'; computedAt: string; message: string };
+
+type AnyNode = Record<string, unknown>;
+
+const WRITES = /"(InsertStmt|UpdateStmt|DeleteStmt|MergeStmt)"/;
+
+/** The two SELECTs (count, first rows) of an UPDATE/DELETE, or why they cannot be built. */
+export async function previewQueries(stmt: unknown): Promise<{ count: string; rows: string } | { error: string }> {
+  const node = stmt as AnyNode;
+  const update = node.UpdateStmt as AnyNode | undefined;
+  const del = node.DeleteStmt as AnyNode | undefined;
+  const s = update ?? del;
+  if (!s) return { error: 'Only UPDATE and DELETE get a row preview.' };
+  if (s.withClause !== undefined && WRITES.test(JSON.stringify(s.withClause))) return { error: 'The statement has a data-modifying WITH clause; its rows cannot be previewed without running it.' };
+  const relation = s.relation as AnyNode;
+  const name = ((relation.alias as AnyNode | undefined)?.aliasname as string | undefined) ?? (relation.relname as string);
+  const extra = ((update ? s.fromClause : s.usingClause) as Node[] | undefined) ?? [];
+  const from = [{ RangeVar: relation }, ...extra];
+  const target = (field: AnyNode) => ({ ColumnRef: { fields: [{ String: { sval: name } }, field] } });
+  const common = { fromClause: from, ...(s.whereClause ? { whereClause: s.whereClause } : {}), ...(s.withClause ? { withClause: s.withClause } : {}), op: 'SETOP_NONE' };
+  // With USING/FROM a target row can match several times; it is changed once: count it once.
+  const countCall = extra.length
+    ? { FuncCall: { funcname: [{ String: { sval: 'count' } }], args: [target({ String: { sval: 'ctid' } })], agg_distinct: true, funcformat: 'COERCE_EXPLICIT_CALL' } }
+    : { FuncCall: { funcname: [{ String: { sval: 'count' } }], agg_star: true, funcformat: 'COERCE_EXPLICIT_CALL' } };
+  const count = { SelectStmt: { targetList: [{ ResTarget: { name: 'count', val: countCall } }], limitOption: 'LIMIT_OPTION_DEFAULT', ...common } };
+  const rows = {
+    SelectStmt: {
+      ...(extra.length ? { distinctClause: [target({ String: { sval: 'ctid' } })] } : {}),
+      targetList: [{ ResTarget: { val: target({ A_Star: {} }) } }],
+      limitCount: { A_Const: { ival: { ival: PREVIEW_ROWS } } },
+      limitOption: 'LIMIT_OPTION_COUNT',
+      ...common,
+    },
+  };
+  try {
+    return { count: await deparse(count as never), rows: await deparse(rows as never) };
+  } catch {
+    return { error: 'The statement could not be turned into a preview query.' };
+  }
+}
+
+/** Compute the preview for this approver now; failures become an `unavailable` preview, never a guess. */
+export async function computeImpact(broker: Broker, record: ApprovalRequestRecord, approver: Principal): Promise<ImpactPreview | undefined> {
+  const computedAt = new Date().toISOString();
+  const unavailable = (message: string): ImpactPreview => ({ kind: 'unavailable', computedAt, message });
+  const policy = broker.deps.policy;
+  const profile = policy.profiles[record.profile];
+  if (!profile) return unavailable('The profile of this request no longer exists.');
+  let analysis;
+  try {
+    analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
+  } catch {
+    return unavailable('The statement could not be parsed for a preview.');
+  }
+  if (analysis.command !== 'UpdateStmt' && analysis.command !== 'DeleteStmt') return undefined;
+  const built = await previewQueries(analysis.stmt.stmt);
+  if ('error' in built) return unavailable(built.error);
+  const used = new Set([...built.rows.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  if (record.params.some((_, i) => !used.has(i + 1)) || built.count.match(/\$(\d+)/g)?.some((p) => Number(p.slice(1)) > record.params.length)) {
+    return unavailable('Some parameters of the statement are used only in its SET list; the preview cannot bind them.');
+  }
+  try {
+    const rowsAnalysis = analyzeSql(built.rows, { maxLength: Number.MAX_SAFE_INTEGER });
+    const plan = await planMasking(rowsAnalysis, broker.maskingInput(approver), broker.deps.connections.columnCatalog(record.connection, profile.dbRole));
+    const handle = await broker.deps.connections.pool(record.connection, record.profile, profile, 'read');
+    const identity = identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId);
+    const counted = await executeStatement(handle, { sql: built.count, params: record.params, maxRows: 1, mode: 'read', identity });
+    const sample = await executeStatement(handle, { sql: built.rows, params: record.params, maxRows: PREVIEW_ROWS, maxRowBytes: profile.maxResultBytes, mode: 'read', identity });
+    await prepareOrigins(plan, sample.fields);
+    const masked = applyMasking(plan, sample.fields, sample.rows);
+    const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
+    return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
+  } catch (e) {
+    if (isBrokerError(e) && e.code === 'policy_denied') return unavailable(`The preview would reveal masked values (${e.reasons[0]?.code ?? e.code}); it is not shown.`);
+    if (isBrokerError(e) && e.code === 'dependency_unavailable') return unavailable('The database cannot be reached for a preview right now.');
+    return unavailable('The database could not compute the preview (it may have timed out); the statement itself is unchanged.');
+  }
+}
+
+/** The card's one line: the count only (no row values leave for Teams), or why there is none. */
+export async function impactLine(broker: Broker, record: ApprovalRequestRecord): Promise<string | undefined> {
+  // A viewer with no claims: never exempt from masking (the rows are not used here anyway).
+  const nobody: Principal = { oid: 'query-broker:card', sub: 'query-broker:card', roles: [], groups: [], idtyp: 'app', exp: 0 };
+  const p = await computeImpact(broker, record, nobody);
+  if (!p) return undefined;
+  if (p.kind === 'unavailable') return `no preview: ${p.message}`;
+  return `would touch ${p.rowCount} row(s) (computed ${p.computedAt} UTC)`;
+}

@@ -4,17 +4,11 @@
  * definitions, SQL function bodies, argument defaults, domain CHECKs, row-level security policies),
  * so the volatility check sees what that code calls (functions-catalog.ts, `volatileInReach`).
  */
-import type { QualifiedName } from './types.js';
+import type { CodeReach, QualifiedName } from './types.js';
 import { nameFromList, operatorsOfExpr } from './names.js';
 import { parseStatements } from './parser.js';
 
-export interface CodeReach {
-  functions: QualifiedName[];
-  operators: QualifiedName[];
-  relations: QualifiedName[];
-  /** type names as the server reads them (`"schema"."name"`), for to_regtype */
-  types: string[];
-}
+export type { CodeReach };
 
 export function emptyReach(): CodeReach {
   return { functions: [], operators: [], relations: [], types: [] };

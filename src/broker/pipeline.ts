@@ -11,7 +11,7 @@ import { decide, type Decision } from '../policy/decide.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
-import type { FunctionCatalog } from '../sql/functions-catalog.js';
+import type { FunctionCatalog } from '../db/catalog/functions.js';
 import { addName } from '../sql/names.js';
 import { planMasking, prepareOrigins, applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
@@ -458,7 +458,7 @@ const ROW_FRAMING_ALLOWANCE = 64 * 1024;
 /**
  * The volatile functions a statement may call: by name, behind the operators it uses, and (reads,
  * where volatility decides) in the DBA's code it reaches: views, SQL function bodies and defaults,
- * domain CHECKs, casts, row-level security policies (functions-catalog.ts, volatileInReach).
+ * domain CHECKs, casts, row-level security policies (db/catalog/functions.ts, volatileInReach).
  */
 async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {
   const reach = analysis.kind === 'read' ? analysis.reach : undefined;

@@ -10,7 +10,7 @@ import { parseStatements } from '../sql/parser.js';
 import { explainOptionOn } from '../sql/classify.js';
 import { visitObjects } from './lineage/parse-tree.js';
 import type { Analysis, CodeReach } from '../sql/types.js';
-import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../db/catalog/relations.js';
 import { LineageWalker, type StatementLineage } from './lineage/walker.js';
 import { maskedSources } from './lineage/algebra.js';
 import { EXPLAIN_ANALYZE_MESSAGE, TOO_DEEP_MESSAGE } from './rules/index.js';

@@ -2,7 +2,7 @@
  * The names a piece of SQL reaches: functions it calls, operators it uses, relations it reads and
  * types it casts to. Used on the agent's statement and on the DBA's code it reaches (view
  * definitions, SQL function bodies, argument defaults, domain CHECKs, row-level security policies),
- * so the volatility check sees what that code calls (functions-catalog.ts, `volatileInReach`).
+ * so the volatility check sees what that code calls (db/catalog/functions.ts, `volatileInReach`).
  */
 import type { CodeReach, QualifiedName } from './types.js';
 import { nameFromList, operatorsOfExpr } from './names.js';

@@ -51,7 +51,7 @@ export interface Analysis {
   needsRowEstimate?: boolean;
   /**
    * Every name the statement reaches, collected once with the analysis: the volatility check
-   * (functions-catalog.ts, volatileInReach) and the masking plan's catalog look-ups start from it
+   * (db/catalog/functions.ts, volatileInReach) and the masking plan's catalog look-ups start from it
    * instead of walking the tree again.
    */
   reach: CodeReach;

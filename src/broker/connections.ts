@@ -2,7 +2,8 @@ import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import type { SecretProvider } from './ports.js';
 import { PoolRegistry, type ExecutionMode, type PoolHandle } from '../db/pools.js';
 import { createConnectionCredentials, type ConnectionCredentials } from '../db/credentials.js';
-import { createConnectionCatalog, type ColumnCatalog, type ConnectionCatalog, type FunctionCatalog } from '../db/catalog/index.js';
+import type { ColumnCatalog, ConnectionCatalog, FunctionCatalog } from '../db/catalog/index.js';
+import { engineFor } from '../engine/index.js';
 import type { Queryable } from '../db/types.js';
 
 /** The catalog connection runs as the login role itself, read-only, with short timeouts. */
@@ -82,7 +83,8 @@ export class ConnectionRuntime {
     const key = catalogKey(connection, dbRole);
     let c = this.catalogs.get(key);
     if (!c) {
-      c = createConnectionCatalog({ asRole: this.catalogQueryable(connection, dbRole), asLogin: this.catalogQueryable(connection), role: dbRole ?? null });
+      const engine = engineFor(this.policy.connections[connection]?.engine ?? 'postgres');
+      c = engine.createCatalog({ asRole: this.catalogQueryable(connection, dbRole), asLogin: this.catalogQueryable(connection), role: dbRole ?? null });
       this.catalogs.set(key, c);
     }
     return c;

@@ -17,6 +17,7 @@ import { planMasking, prepareOrigins, applyMasking, describeDatabaseError, sqlst
 import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
 import { unknownFunctions } from '../sql/function-names.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
+import { databaseErrorInfo } from '../db/errors.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
@@ -98,16 +99,6 @@ export interface BrokerDeps {
   hashKey?: Uint8Array;
   /** without it, statements that need approval are refused with `approval_required` */
   approvals?: ApprovalStarter;
-}
-
-/** A database error as pg reports it (EXPLAIN, catalog look-ups), as the info the sanitizer reads. */
-function databaseErrorInfo(e: unknown): DatabaseErrorInfo | undefined {
-  if (!(e instanceof Error) || !('code' in e) || typeof (e as { code: unknown }).code !== 'string' || !/^[0-9A-Z]{5}$/.test((e as { code: string }).code)) return undefined;
-  const x = e as Error & { code: string; detail?: unknown; hint?: unknown };
-  const info: DatabaseErrorInfo = { sqlstate: x.code, message: x.message };
-  if (typeof x.detail === 'string') info.detail = x.detail;
-  if (typeof x.hint === 'string') info.hint = x.hint;
-  return info;
 }
 
 /** A refused statement as `query_failed`: the SQLSTATE in words, and the server's text when it is safe. */

@@ -5,6 +5,7 @@ import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './ty
 import type { PoolHandle } from './pools.js';
 import { withPasswordRetry } from './credentials.js';
 import { queueReset, type SessionReset } from './session-reset.js';
+import { UNAVAILABLE_SQLSTATE } from './errors.js';
 
 /** Keep every value as the server's text: masking and detectors see exactly what was sent. */
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
@@ -46,7 +47,6 @@ export class DatabaseFailure extends Error {
   }
 }
 
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|28|3D000)/;
 
 function isDatabaseError(e: unknown): e is pg.DatabaseError {
   return e instanceof pg.DatabaseError;

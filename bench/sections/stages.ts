@@ -89,7 +89,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     stages.push(figure('token verification', 'cached (same token until expiry)', await timeLoop(() => verifier.verify(same), { warmup: 200, iterations: iterations(ctx, 5000), runs })));
   }
 
-  // --- SQL analysis: parse + classify per statement, cold (cache cleared) and cached
+  // --- SQL analysis: parse, classify and the names reached, per statement, cold (cache cleared) and cached
   const analysisByStatement: StatementAnalysisFigure[] = [];
   {
     const n = iterations(ctx, 300);
@@ -109,7 +109,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     }
     // The mix as an agent sends it: statement k of the mix on call k.
     const mix = AGENT_QUERY_MIX;
-    stages.push(figure('SQL analysis', `cold, agent mix of ${mix.length} (parse + classify)`, await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n, runs, before: () => clearAnalysisCache() })));
+    stages.push(figure('SQL analysis', `cold, agent mix of ${mix.length} (parse + classify + names reached)`, await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n, runs, before: () => clearAnalysisCache() })));
     stages.push(figure('SQL analysis', 'cached (repeated statement)', await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n * 5, runs })));
   }
 

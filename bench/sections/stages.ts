@@ -12,7 +12,6 @@ import { planMasking, prepareOrigins, applyMasking } from '../../src/masking/ind
 import { executeStatement } from '../../src/db/execute.js';
 import { CappedRead } from '../../src/db/capped-read.js';
 import { queueReset, RESET_SQL } from '../../src/db/session-reset.js';
-import { statementReach } from '../../src/sql/reach.js';
 import type pg from 'pg';
 import { toJsonRows } from '../../src/db/values.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
@@ -90,7 +89,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     stages.push(figure('token verification', 'cached (same token until expiry)', await timeLoop(() => verifier.verify(same), { warmup: 200, iterations: iterations(ctx, 5000), runs })));
   }
 
-  // --- SQL analysis: parse + classify per statement, cold (cache cleared) and cached
+  // --- SQL analysis: parse, classify and the names reached, per statement, cold (cache cleared) and cached
   const analysisByStatement: StatementAnalysisFigure[] = [];
   {
     const n = iterations(ctx, 300);
@@ -110,7 +109,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     }
     // The mix as an agent sends it: statement k of the mix on call k.
     const mix = AGENT_QUERY_MIX;
-    stages.push(figure('SQL analysis', `cold, agent mix of ${mix.length} (parse + classify)`, await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n, runs, before: () => clearAnalysisCache() })));
+    stages.push(figure('SQL analysis', `cold, agent mix of ${mix.length} (parse + classify + names reached)`, await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n, runs, before: () => clearAnalysisCache() })));
     stages.push(figure('SQL analysis', 'cached (repeated statement)', await timeLoop((i) => analyzeSql(mix[i % mix.length]!), { warmup: 24, iterations: n * 5, runs })));
   }
 
@@ -170,7 +169,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
       stages.push(figure('function volatility', 'catalog warm', await timeLoop(() => fc.volatileAmong(analysis.functions), { warmup: 50, iterations: iterations(ctx, 2000), runs })));
       // The DBA's code a read reaches (views, function bodies, domains, casts): what a plain read adds.
       const one = analyzeSql(ONE_ROW_SQL);
-      const reach = () => fc.volatileInReach(statementReach(one.stmt?.stmt ?? one.root));
+      const reach = () => fc.volatileInReach(one.reach);
       await reach();
       stages.push(figure('function volatility', 'DBA code in reach, one-row read, catalog warm', await timeLoop(reach, { warmup: 50, iterations: iterations(ctx, 2000), runs })));
     }
@@ -277,16 +276,16 @@ async function replayRead(ctx: BenchContext, b: InProcessBroker, principal: Prin
 
   const steps: { step: string; s: LoopSummary }[] = [];
   const add = async (step: string, fn: () => unknown) => steps.push({ step, s: await timeLoop(fn, o) });
-  await add('request id + request.received event (sqlHash)', () => {
+  await add('request id + request.received event (sqlHash from the analysis)', () => {
     newRequestId();
-    return auditEvent('request.received', 'r_x', actor, requestReceivedData({ connection: 'sales', sql, params: [], dryRun: false }));
+    return auditEvent('request.received', 'r_x', actor, requestReceivedData({ connection: 'sales', sql, sqlHash: analysis.sqlHash, params: [], dryRun: false }));
   });
   await add('resolve profile', () => resolveProfile(policy, principal, 'sales'));
   await add('analyze SQL (cached)', () => analyzeSql(sql, { maxLength: policy.limits.maxSqlLength }));
   await add('masking plan (catalog warm)', () => planMasking(analysis, broker.maskingInput(principal), catalog));
   await add('decide', () => decide({ analysis, profile: resolved.profile, policy, volatileFunctions: [] }));
   await add('record decision pair (memory audit)', () => {
-    const received = auditEvent('request.received', 'r_x', actor, requestReceivedData({ connection: 'sales', sql, params: [], dryRun: false }));
+    const received = auditEvent('request.received', 'r_x', actor, requestReceivedData({ connection: 'sales', sql, sqlHash: analysis.sqlHash, params: [], dryRun: false }));
     const decided = auditEvent('decision', 'r_x', actor, decisionData({ outcome: 'allowed', reasons: [], profile: resolved.name, sqlHash: analysis.sqlHash, statementKind: analysis.kind, tables: ['bench_wide'] }));
     return Promise.all([audit.append(sessionId, received), audit.append(sessionId, decided)]);
   });

@@ -120,6 +120,8 @@ export function sqlHashOf(sql: string): string {
 export function requestReceivedData(input: {
   connection: string;
   sql: string;
+  /** the hash of `sql` when the caller already has it (the analysis made it) */
+  sqlHash?: string;
   params: readonly unknown[];
   reason?: string;
   dryRun?: boolean;
@@ -128,7 +130,7 @@ export function requestReceivedData(input: {
   const data: RequestReceivedData = {
     connection: input.connection,
     sql: input.sql,
-    sqlHash: sqlHashOf(input.sql),
+    sqlHash: input.sqlHash ?? sqlHashOf(input.sql),
     paramsCount: input.params.length,
     paramsDigest: input.params.length === 0 ? null : digestOf(input.params),
   };

@@ -2,8 +2,8 @@ import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import type { SecretProvider } from './ports.js';
 import { PoolRegistry, type ExecutionMode, type PoolHandle } from '../db/pools.js';
 import { createConnectionCredentials, type ConnectionCredentials } from '../db/credentials.js';
-import { createFunctionCatalog, type FunctionCatalog } from '../sql/functions-catalog.js';
-import { createColumnCatalog, type ColumnCatalog } from '../masking/index.js';
+import type { ColumnCatalog, ConnectionCatalog, FunctionCatalog } from '../db/catalog/index.js';
+import { engineFor } from '../engine/index.js';
 import type { Queryable } from '../db/types.js';
 
 /** The catalog connection runs as the login role itself, read-only, with short timeouts. */
@@ -25,11 +25,6 @@ function catalogKey(connection: string, dbRole: string | undefined): string {
   return dbRole === undefined ? connection : `${connection}\u0000${dbRole}`;
 }
 
-interface PerConnection {
-  functions: FunctionCatalog;
-  columns: ColumnCatalog;
-}
-
 /**
  * Everything the broker holds per configured connection: credentials, warm pools per profile and
  * mode, and the cached catalogs the analyzer and the masker consult.
@@ -37,7 +32,7 @@ interface PerConnection {
 export class ConnectionRuntime {
   readonly pools: PoolRegistry;
   private readonly credentials = new Map<string, ConnectionCredentials>();
-  private readonly catalogs = new Map<string, PerConnection>();
+  private readonly catalogs = new Map<string, ConnectionCatalog>();
 
   constructor(
     private readonly policy: PolicyConfig,
@@ -80,13 +75,16 @@ export class ConnectionRuntime {
     };
   }
 
-  /** The catalogs of a connection as seen by one database role (the profile's `dbRole`, or the login role). */
-  private catalogsFor(connection: string, dbRole: string | undefined): PerConnection {
+  /**
+   * The catalog of a connection as seen by one database role (the profile's `dbRole`, or the login
+   * role): functions, relations, columns, views, keys and the schema listing, one cache (db/catalog).
+   */
+  catalog(connection: string, dbRole?: string): ConnectionCatalog {
     const key = catalogKey(connection, dbRole);
     let c = this.catalogs.get(key);
     if (!c) {
-      const q = this.catalogQueryable(connection, dbRole);
-      c = { functions: createFunctionCatalog(q), columns: createColumnCatalog(q) };
+      const engine = engineFor(this.policy.connections[connection]?.engine ?? 'postgres');
+      c = engine.createCatalog({ asRole: this.catalogQueryable(connection, dbRole), asLogin: this.catalogQueryable(connection), role: dbRole ?? null });
       this.catalogs.set(key, c);
     }
     return c;
@@ -94,12 +92,12 @@ export class ConnectionRuntime {
 
   /** Function facts, with unqualified names resolved as `dbRole` (the profile's role) would resolve them. */
   functionCatalog(connection: string, dbRole?: string): FunctionCatalog {
-    return this.catalogsFor(connection, dbRole).functions;
+    return this.catalog(connection, dbRole).functions;
   }
 
   /** Relations and columns, with table names resolved as `dbRole` (the profile's role) would resolve them. */
   columnCatalog(connection: string, dbRole?: string): ColumnCatalog {
-    return this.catalogsFor(connection, dbRole).columns;
+    return this.catalog(connection, dbRole).relations;
   }
 
   /** Forget what is cached about a connection, for every role (after DDL). */
@@ -107,7 +105,7 @@ export class ConnectionRuntime {
     const prefix = catalogKey(connection, undefined);
     for (const [key, c] of this.catalogs) {
       if (key !== prefix && !key.startsWith(`${prefix}\u0000`)) continue;
-      c.columns.invalidate();
+      c.invalidate();
       this.catalogs.delete(key);
     }
   }

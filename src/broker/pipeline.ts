@@ -12,13 +12,13 @@ import { checkReason } from '../policy/require-reason.js';
 import { analyzeSql } from '../sql/analyze.js';
 import { estimateAffectedRows } from '../sql/estimate.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
-import type { FunctionCatalog } from '../sql/functions-catalog.js';
+import type { FunctionCatalog } from '../db/catalog/functions.js';
 import { addName } from '../sql/names.js';
-import { statementReach } from '../sql/reach.js';
 import { planMasking, prepareOrigins, applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
 import { unknownFunctions } from '../sql/function-names.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
+import { databaseErrorInfo } from '../db/errors.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import { identityOf } from '../db/identity.js';
@@ -27,7 +27,7 @@ import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
-import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData } from '../audit/events.js';
+import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData, sqlHashOf } from '../audit/events.js';
 
 export interface QueryRequest {
   connection: string;
@@ -104,16 +104,6 @@ export interface BrokerDeps {
   approvals?: ApprovalStarter;
 }
 
-/** A database error as pg reports it (EXPLAIN, catalog look-ups), as the info the sanitizer reads. */
-function databaseErrorInfo(e: unknown): DatabaseErrorInfo | undefined {
-  if (!(e instanceof Error) || !('code' in e) || typeof (e as { code: unknown }).code !== 'string' || !/^[0-9A-Z]{5}$/.test((e as { code: string }).code)) return undefined;
-  const x = e as Error & { code: string; detail?: unknown; hint?: unknown };
-  const info: DatabaseErrorInfo = { sqlstate: x.code, message: x.message };
-  if (typeof x.detail === 'string') info.detail = x.detail;
-  if (typeof x.hint === 'string') info.hint = x.hint;
-  return info;
-}
-
 /** A refused statement as `query_failed`: the SQLSTATE in words, and the server's text when it is safe. */
 function databaseRefusal(raw: DatabaseErrorInfo, plan: MaskPlan | undefined, sql: string | undefined, cause: unknown): BrokerError {
   const { info, withheld } = describeDatabaseError(raw, plan, sql);
@@ -172,8 +162,10 @@ export class Broker {
 
   private async queryInSession(principal: Principal, req: QueryRequest, requestId: string, sessionId: string, signal: AbortSignal | undefined): Promise<QueryOutcome> {
     const actor = actorFromPrincipal(principal);
-    const received = auditEvent('request.received', requestId, actor, requestReceivedData({ connection: req.connection, sql: req.sql, params: req.params, dryRun: req.dryRun, ...(req.reason === undefined ? {} : { reason: req.reason }), ...(req.maxRows === undefined ? {} : { maxRows: req.maxRows }) }));
-    const sqlHash = received.data.sqlHash as string;
+    // The SQL is hashed once per request: by the analysis (none at all when the analysis is cached),
+    // or here when the statement was refused before it was analysed.
+    const receivedEvent = (sqlHash: string) =>
+      auditEvent('request.received', requestId, actor, requestReceivedData({ connection: req.connection, sql: req.sql, sqlHash, params: req.params, dryRun: req.dryRun, ...(req.reason === undefined ? {} : { reason: req.reason }), ...(req.maxRows === undefined ? {} : { maxRows: req.maxRows }) }));
 
     let resolved: ResolvedProfile | undefined;
     let analysis: Analysis | undefined;
@@ -191,12 +183,15 @@ export class Broker {
       if (!isBrokerError(e)) throw e;
       // Refusals before a decision are recorded too: nothing leaves unrecorded.
       const reasons = e.reasons.length ? e.reasons : [{ code: e.code, message: e.message }];
-      await this.recordOrUnavailable(requestId, sessionId, received, auditEvent('decision', requestId, actor, decisionData({ outcome: 'denied', reasons, profile: resolved?.name ?? null, sqlHash })));
+      const sqlHash = analysis?.sqlHash ?? sqlHashOf(req.sql);
+      await this.recordOrUnavailable(requestId, sessionId, receivedEvent(sqlHash), auditEvent('decision', requestId, actor, decisionData({ outcome: 'denied', reasons, profile: resolved?.name ?? null, sqlHash })));
       throw new RequestError(requestId, sessionId, e);
     }
 
     // Assigned in the try above, which rethrows on any failure.
     const a: Analysis = analysis!;
+    const sqlHash = a.sqlHash;
+    const received = receivedEvent(sqlHash);
     const profileName = resolved.name;
     const decided = decisionData({
       outcome: decision.outcome === 'allow' ? 'allowed' : decision.outcome === 'deny' ? 'denied' : 'pending_approval',
@@ -302,7 +297,7 @@ export class Broker {
     let estimatedRows: number;
     try {
       const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'read');
-      estimatedRows = await estimateAffectedRows(handle.pool, req.sql, req.params);
+      estimatedRows = await estimateAffectedRows(handle.pool, analysis, req.sql, req.params);
     } catch (e) {
       throw asFactError(e, plan, req.sql);
     }
@@ -462,10 +457,10 @@ const ROW_FRAMING_ALLOWANCE = 64 * 1024;
 /**
  * The volatile functions a statement may call: by name, behind the operators it uses, and (reads,
  * where volatility decides) in the DBA's code it reaches: views, SQL function bodies and defaults,
- * domain CHECKs, casts, row-level security policies (functions-catalog.ts, volatileInReach).
+ * domain CHECKs, casts, row-level security policies (db/catalog/functions.ts, volatileInReach).
  */
 async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {
-  const reach = analysis.kind === 'read' ? statementReach(analysis.stmt?.stmt ?? analysis.root) : undefined;
+  const reach = analysis.kind === 'read' ? analysis.reach : undefined;
   const reaches = reach !== undefined && reach.relations.length + reach.functions.length + reach.types.length > 0;
   if (analysis.functions.length === 0 && analysis.operators.length === 0 && !reaches) return [];
   const [named, behindOperators, inReach] = await Promise.all([

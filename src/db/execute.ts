@@ -6,6 +6,7 @@ import type { Cell, DatabaseErrorInfo, ExecutionResult, ResultField } from './ty
 import type { PoolHandle } from './pools.js';
 import { withPasswordRetry } from './credentials.js';
 import { queueReset, type SessionReset } from './session-reset.js';
+import { UNAVAILABLE_SQLSTATE } from './errors.js';
 
 
 export interface StatementRequest {
@@ -47,7 +48,6 @@ export class DatabaseFailure extends Error {
   }
 }
 
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|28|3D000)/;
 
 function isDatabaseError(e: unknown): e is pg.DatabaseError {
   return e instanceof pg.DatabaseError;

@@ -14,7 +14,7 @@ import { chooseMasker, nullCellFor, REPLACEMENT_TEXT_TYPES } from './rules/index
 import { maskerFor, type CellMasker } from './maskers.js';
 import { traceRelation } from './plan.js';
 import type { ColumnKey, Lineage, ResultColumn, MaskedResult, MaskPlan } from './types.js';
-import type { RelationInfo } from './catalog.js';
+import type { RelationInfo } from '../db/catalog/relations.js';
 
 const originKey = (f: ResultField) => `${f.tableID}:${f.columnID}`;
 

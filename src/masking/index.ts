@@ -33,7 +33,7 @@
  *   cannot be known) gets every column in reach plus every masked column of the policy: fail closed.
  * - An exempt principal gets a pass-through plan: no catalog look-up, no masking, no detectors.
  */
-export { createColumnCatalog, type ColumnCatalog, type RelationInfo, type RelationColumn, type FunctionFacts } from './catalog.js';
+export { createColumnCatalog, type ColumnCatalog, type RelationInfo, type RelationColumn, type FunctionFacts } from '../db/catalog/relations.js';
 export { planMasking } from './plan.js';
 export { prepareOrigins, applyMasking, maskResult, chooseMasker } from './apply.js';
 export { sanitizeDatabaseError, describeDatabaseError, sqlstateWords } from './sanitize-error.js';

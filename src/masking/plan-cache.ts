@@ -18,7 +18,7 @@ import type { Node } from '@pgsql/types';
 import { BrokerError, type Reason } from '../errors.js';
 import { LruCache } from '../sql/lru.js';
 import type { Analysis } from '../sql/types.js';
-import type { ColumnCatalog } from './catalog.js';
+import type { ColumnCatalog } from '../db/catalog/relations.js';
 import type { MaskingPolicyInput, MaskPlan } from './types.js';
 
 /** The part of a plan that depends only on the statement, the rules and the catalog. */

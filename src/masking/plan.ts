@@ -9,8 +9,8 @@ import { nameFromList, operatorsOfExpr, quoteQualified } from '../sql/names.js';
 import { parseStatements } from '../sql/parser.js';
 import { explainOptionOn } from '../sql/classify.js';
 import { visitObjects } from './lineage/parse-tree.js';
-import type { Analysis } from '../sql/types.js';
-import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from './catalog.js';
+import type { Analysis, CodeReach } from '../sql/types.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../db/catalog/relations.js';
 import { LineageWalker, type StatementLineage } from './lineage/walker.js';
 import { maskedSources } from './lineage/algebra.js';
 import { EXPLAIN_ANALYZE_MESSAGE, TOO_DEEP_MESSAGE } from './rules/index.js';
@@ -60,11 +60,17 @@ function parseView(info: RelationInfo): Node | undefined {
 const MAX_VIEW_ROUNDS = 16;
 
 /** Everything the walker may look up, fetched from the catalog (views expanded transitively). */
-export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>) {
+export async function resolveStatementEnv(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>, reach?: CodeReach) {
   const relationNames = new Map<string, QName>();
   const functionNames = new Map<string, QName>();
   const operatorNames = new Map<string, QName>();
-  collectNames(root, relationNames, functionNames, operatorNames);
+  if (reach === undefined) collectNames(root, relationNames, functionNames, operatorNames);
+  else {
+    // The analysis already collected the statement's names (the same walk as collectNames).
+    for (const n of reach.relations) relationNames.set(relationNameKey(n), n);
+    for (const n of reach.functions) functionNames.set(functionNameKey(n), n);
+    for (const n of reach.operators) operatorNames.set(functionNameKey(n), n);
+  }
   const relations = new Map<string, RelationInfo | null>();
   const views = new Map<number, Node | undefined>();
   let pending = [...relationNames.values()];
@@ -113,8 +119,8 @@ export function rulesMap(policy: MaskingPolicyInput): Map<ColumnKey, MaskerName>
 }
 
 /** Trace a statement; a tree too deep for the walker is refused when masked columns are in reach. */
-export async function traceStatement(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>): Promise<StatementLineage & { relationColumns: ReadonlySet<ColumnKey> }> {
-  const env = await resolveStatementEnv(root, catalog, rules);
+export async function traceStatement(root: Node, catalog: ColumnCatalog, rules: ReadonlyMap<ColumnKey, MaskerName>, reach?: CodeReach): Promise<StatementLineage & { relationColumns: ReadonlySet<ColumnKey> }> {
+  const env = await resolveStatementEnv(root, catalog, rules, reach);
   try {
     return { ...new LineageWalker(env).trace(root), relationColumns: env.relationColumns };
   } catch (e) {
@@ -156,7 +162,7 @@ export async function planMasking(analysis: Analysis, policy: MaskingPolicyInput
   if (cached) return planForRequest(cached, policy);
   // Read before the trace: a plan traced while the catalog changed is not kept.
   const generation = catalog.generation;
-  const outcome = await tracePlan(root, policy, catalog);
+  const outcome = await tracePlan(root, analysis.reach, policy, catalog);
   storeOutcome(catalog, key, root, generation, outcome);
   return planForRequest(outcome, policy);
 }
@@ -168,9 +174,9 @@ function explainsWithAnalyze(root: Node): boolean {
 }
 
 /** Trace the statement and decide: the plan's request-independent part, or the refusal. */
-async function tracePlan(root: Node, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<PlanOutcome> {
+async function tracePlan(root: Node, names: CodeReach, policy: MaskingPolicyInput, catalog: ColumnCatalog): Promise<PlanOutcome> {
   const rules = rulesMap(policy);
-  const traced = await traceStatement(root, catalog, rules);
+  const traced = await traceStatement(root, catalog, rules, names);
   const reachSources = new Set(traced.relationColumns);
   if (traced.unknownUsed) for (const k of rules.keys()) reachSources.add(k);
   const reach: Lineage = { sources: reachSources, identity: false };

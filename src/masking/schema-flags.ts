@@ -4,7 +4,7 @@
  * query on them would be.
  */
 import type { MaskerName } from '../policy/schema.js';
-import type { ColumnCatalog } from './catalog.js';
+import type { ColumnCatalog } from '../db/catalog/relations.js';
 import { chooseMasker } from './rules/index.js';
 import { rulesMap, traceRelation } from './plan.js';
 import type { MaskingPolicyInput } from './types.js';

@@ -1,9 +1,9 @@
 import type { DetectorName, MaskerName } from '../policy/schema.js';
 import type { Cell } from '../db/types.js';
-import type { ColumnCatalog } from './catalog.js';
+import type { ColumnCatalog, ColumnKey } from '../db/catalog/relations.js';
 
 /** A column as the catalog names it: `schema.table.column`, exact (case-sensitive) catalog names. */
-export type ColumnKey = string;
+export type { ColumnKey } from '../db/catalog/relations.js';
 
 /** What the masking stage needs from the policy for one principal. */
 export interface MaskingPolicyInput {

@@ -8,6 +8,7 @@ import { BrokerError } from '../errors.js';
 import type { Analysis } from './types.js';
 import { parseStatements } from './parser.js';
 import { classifyStatement } from './classify.js';
+import { statementReach } from './reach.js';
 import { LruCache } from './lru.js';
 
 export const DEFAULT_MAX_SQL_LENGTH = 100_000;
@@ -53,6 +54,7 @@ export function analyzeSql(sql: string, options: AnalyzeOptions = {}): Analysis 
   const analysis: Analysis = {
     sqlHash: sqlHash(sql),
     ...classifyStatement(root),
+    reach: statementReach(root),
     stmt,
     root,
   };

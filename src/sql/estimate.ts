@@ -9,13 +9,17 @@ import { scanSync } from 'libpg-query';
 import { BrokerError } from '../errors.js';
 import type { Queryable } from '../db/types.js';
 import { analyzeSql } from './analyze.js';
+import type { Analysis } from './types.js';
 
 const ESTIMABLE = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'SelectStmt']);
 const PREFIX = 'EXPLAIN (FORMAT JSON) ';
 
-/** The planner's estimate of rows inserted, updated, deleted or merged by `sql`. */
-export async function estimateAffectedRows(db: Queryable, sql: string, params: unknown[]): Promise<number> {
-  const target = statementToPlan(sql);
+/**
+ * The planner's estimate of rows inserted, updated, deleted or merged by `sql`, whose analysis the
+ * caller already made (the statement is not parsed again; only the EXPLAIN text built here is).
+ */
+export async function estimateAffectedRows(db: Queryable, analysis: Analysis, sql: string, params: unknown[]): Promise<number> {
+  const target = statementToPlan(analysis, sql);
   const explain = PREFIX + target;
   // The text we send must be exactly one plain EXPLAIN of that statement, whatever its content.
   const check = analyzeSql(explain, { maxLength: Number.MAX_SAFE_INTEGER });
@@ -61,16 +65,17 @@ function affectedRows(top: PlanNode): number {
  * The statement whose effect we estimate: `sql` itself, or for `EXPLAIN ANALYZE <stmt>` the
  * explained statement (EXPLAIN takes no second set of options).
  */
-function statementToPlan(sql: string): string {
-  const analysis = analyzeSql(sql, { maxLength: Number.MAX_SAFE_INTEGER });
+function statementToPlan(analysis: Analysis, sql: string): string {
   let text = sql;
   let command = analysis.command;
   if (command === 'ExplainStmt') {
     text = explainedText(sql);
-    command = analyzeSql(text, { maxLength: Number.MAX_SAFE_INTEGER }).command;
+    // The explained statement's type, from the tree already parsed (`{"UpdateStmt": {…}}`).
+    const query = (analysis.root as { ExplainStmt?: { query?: object } }).ExplainStmt?.query;
+    command = query === undefined ? '' : (Object.keys(query)[0] ?? '');
   }
   if (!ESTIMABLE.has(command)) {
-    throw new BrokerError('invalid_request', `Row estimates are made for INSERT, UPDATE, DELETE and MERGE, not for ${command}.`);
+    throw new BrokerError('invalid_request', `Row estimates are made for INSERT, UPDATE, DELETE and MERGE, not for ${command || 'this statement'}.`);
   }
   return text;
 }

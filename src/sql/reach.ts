@@ -2,19 +2,13 @@
  * The names a piece of SQL reaches: functions it calls, operators it uses, relations it reads and
  * types it casts to. Used on the agent's statement and on the DBA's code it reaches (view
  * definitions, SQL function bodies, argument defaults, domain CHECKs, row-level security policies),
- * so the volatility check sees what that code calls (functions-catalog.ts, `volatileInReach`).
+ * so the volatility check sees what that code calls (db/catalog/functions.ts, `volatileInReach`).
  */
-import type { QualifiedName } from './types.js';
+import type { CodeReach, QualifiedName } from './types.js';
 import { nameFromList, operatorsOfExpr } from './names.js';
 import { parseStatements } from './parser.js';
 
-export interface CodeReach {
-  functions: QualifiedName[];
-  operators: QualifiedName[];
-  relations: QualifiedName[];
-  /** type names as the server reads them (`"schema"."name"`), for to_regtype */
-  types: string[];
-}
+export type { CodeReach };
 
 export function emptyReach(): CodeReach {
   return { functions: [], operators: [], relations: [], types: [] };

@@ -17,6 +17,15 @@ export interface QualifiedName {
   name: string;
 }
 
+/** The names a piece of SQL reaches (reach.ts): functions, operators, relations and cast target types. */
+export interface CodeReach {
+  functions: QualifiedName[];
+  operators: QualifiedName[];
+  relations: QualifiedName[];
+  /** type names as the server reads them (`"schema"."name"`), for to_regtype */
+  types: string[];
+}
+
 /** What the analyzer learned from one statement; a pure function of the SQL text. */
 export interface Analysis {
   /** SHA-256 hex of the exact SQL text: what an approval binds to */
@@ -40,6 +49,12 @@ export interface Analysis {
    * estimate to `decide`.
    */
   needsRowEstimate?: boolean;
+  /**
+   * Every name the statement reaches, collected once with the analysis: the volatility check
+   * (db/catalog/functions.ts, volatileInReach) and the masking plan's catalog look-ups start from it
+   * instead of walking the tree again.
+   */
+  reach: CodeReach;
   /** the single parsed statement, for the stages that walk the AST (lineage, masking) */
   stmt: RawStmt;
   root: Node;

@@ -10,7 +10,8 @@ import type { Broker } from '../../broker/pipeline.js';
 import type { Principal } from '../../identity/principal.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import { isExemptFromMasking, profilesFor, resolveProfile } from '../../policy/profiles.js';
-import { maskedColumnsOf, type MaskingPolicyInput, type RelationInfo } from '../../masking/index.js';
+import { maskedColumnsOf, type MaskingPolicyInput } from '../../masking/index.js';
+import type { ColumnCatalog, SchemaRelation } from '../../db/catalog/index.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { errorResponse, json } from '../schemas.js';
 
@@ -104,145 +105,41 @@ export function listConnectionsFor(policy: PolicyConfig, principal: Principal): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schema discovery: a cached catalog read per connection and database role
-
-interface CatalogColumn {
-  name: string;
-  type: string;
-  nullable: boolean;
-  /** the masker results of this column get for an identity that is not exempt */
-  masked: false | string;
-}
-
-interface CatalogTable {
-  schema: string;
-  name: string;
-  kind: SchemaTable['kind'];
-  privileges: SchemaTable['privileges'];
-  estimatedRows: number | null;
-  primaryKey: string[];
-  foreignKeys: SchemaTable['foreignKeys'];
-  comment?: string;
-  columns: CatalogColumn[];
-}
-
-const KINDS: Record<string, SchemaTable['kind']> = { r: 'table', p: 'partitioned table', v: 'view', m: 'materialized view', f: 'foreign table' };
-
-/**
- * Relations the role may read (table-level SELECT, or SELECT on some column) in schemas it may
- * use. `$1` is the role the profile runs as; null means the login role itself.
- */
-const TABLES_SQL = `
-with r as (select coalesce($1::name, current_user) as role)
-select c.oid::text as oid, n.nspname as schema, c.relname as name, c.relkind::text as kind,
-       case when c.reltuples < 0 then null else c.reltuples::float8 end as estimated_rows,
-       obj_description(c.oid, 'pg_class') as comment,
-       has_table_privilege(r.role, c.oid, 'SELECT') as can_select,
-       has_table_privilege(r.role, c.oid, 'INSERT') as can_insert,
-       has_table_privilege(r.role, c.oid, 'UPDATE') as can_update,
-       has_table_privilege(r.role, c.oid, 'DELETE') as can_delete,
-       coalesce((select array_agg(a.attname::text order by k.ord)
-                   from pg_index i
-                   cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-                  where i.indrelid = c.oid and i.indisprimary), '{}') as primary_key,
-       coalesce((select json_agg(json_build_object(
-                          'columns', (select array_agg(a.attname::text order by k.ord) from unnest(f.conkey) with ordinality k(attnum, ord)
-                                        join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k.attnum),
-                          'references', json_build_object(
-                            'schema', rn.nspname, 'table', rc.relname,
-                            'columns', (select array_agg(a.attname::text order by k.ord) from unnest(f.confkey) with ordinality k(attnum, ord)
-                                          join pg_attribute a on a.attrelid = f.confrelid and a.attnum = k.attnum)))
-                          order by f.conname)
-                   from pg_constraint f
-                   join pg_class rc on rc.oid = f.confrelid
-                   join pg_namespace rn on rn.oid = rc.relnamespace
-                  where f.conrelid = c.oid and f.contype = 'f'), '[]'::json) as foreign_keys
-  from pg_class c
-  join pg_namespace n on n.oid = c.relnamespace
-  cross join r
- where c.relkind in ('r', 'p', 'v', 'm', 'f')
-   and n.nspname not in ('pg_catalog', 'information_schema')
-   and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'
-   and has_schema_privilege(r.role, n.oid, 'USAGE')
-   and has_any_column_privilege(r.role, c.oid, 'SELECT')
- order by n.nspname, c.relname`;
-
-const COLUMNS_SQL = `
-with r as (select coalesce($1::name, current_user) as role)
-select a.attrelid::text as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type, not a.attnotnull as nullable
-  from pg_attribute a cross join r
- where a.attrelid = any($2::oid[]) and a.attnum > 0 and not a.attisdropped
-   and has_column_privilege(r.role, a.attrelid, a.attnum, 'SELECT')
- order by a.attrelid, a.attnum`;
+// Schema discovery: what the connection's catalog lists for the profile's role, formatted
 
 export interface SchemaDiscovery {
   /** Tables and columns `principal` may read on `connection`, masked columns flagged; filters by schema and/or table name. */
   describe(principal: Principal, connection: string, filter?: { schema?: string; table?: string }): Promise<ConnectionSchema>;
 }
 
-interface CacheEntry {
-  at: number;
-  tables: Promise<CatalogTable[]>;
-}
+/** Per column name, the masker results get for an identity that is not exempt (false: none). */
+type MaskedFlags = ReadonlyMap<string, false | string>;
 
 /**
- * Reads the catalog on the connection's own login role (read-only, short timeouts) and checks
- * privileges for the profile's `dbRole`, so the answer is what the agent's queries will meet.
- * Results are cached per connection and role for `ttlMs`: discovery must not load the database.
+ * The listing comes from the connection's catalog (db/catalog: read on the login role with the
+ * privileges of the profile's `dbRole`, cached with the catalog's other answers and forgotten with
+ * them). Masked columns are flagged by the masking stage's own verdict (maskedColumnsOf: views
+ * traced to their base columns, rules on inheritance parents covering partitions), computed once
+ * per listing; when it cannot be computed the schema is refused, never guessed.
  */
-export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number; now?: () => number } = {}): SchemaDiscovery {
-  const ttl = options.ttlMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, CacheEntry>();
+export function createSchemaDiscovery(broker: Broker): SchemaDiscovery {
   const { policy, connections, log } = broker.deps;
+  /** flags per listing object: a new listing (new catalog generation) is flagged afresh */
+  const flagsOf = new WeakMap<readonly SchemaRelation[], Promise<MaskedFlags[]>>();
 
-  async function readCatalog(connection: string, role: string | null): Promise<CatalogTable[]> {
-    const db = connections.catalogQueryable(connection);
-    const tables = await db.query<{
-      oid: string;
-      schema: string;
-      name: string;
-      kind: string;
-      estimated_rows: number | null;
-      comment: string | null;
-      can_select: boolean;
-      can_insert: boolean;
-      can_update: boolean;
-      can_delete: boolean;
-      primary_key: string[];
-      foreign_keys: SchemaTable['foreignKeys'];
-    }>(TABLES_SQL, [role]);
-    const oids = tables.rows.map((t) => t.oid);
-    const [columns, relations] = await Promise.all([
-      db.query<{ oid: string; name: string; type: string; nullable: boolean }>(COLUMNS_SQL, [role, oids]),
-      // Warms the masking catalog for the tracing below, and serves its fallback.
-      connections.columnCatalog(connection, role ?? undefined).relationsByOid(oids.map(Number)),
-    ]);
-    const columnsOf = groupBy(columns.rows, (c) => c.oid);
-    const out: CatalogTable[] = [];
-    for (const batch of chunks(tables.rows, 8)) {
+  async function flagListing(listing: readonly SchemaRelation[], catalog: ColumnCatalog, connection: string): Promise<MaskedFlags[]> {
+    const input: MaskingPolicyInput = { rules: policy.masking.rules, detectors: policy.masking.detectors, exempt: false };
+    const out: MaskedFlags[] = [];
+    for (const batch of chunks(listing, 8)) {
       out.push(
         ...(await Promise.all(
           batch.map(async (t) => {
-            const masked = await maskedFlags(connection, role, t, relations.get(Number(t.oid)) ?? null);
-            const privileges: SchemaTable['privileges'] = [];
-            if (t.can_select) privileges.push('select');
-            if (t.can_insert) privileges.push('insert');
-            if (t.can_update) privileges.push('update');
-            if (t.can_delete) privileges.push('delete');
-            const table: CatalogTable = {
-              schema: t.schema,
-              name: t.name,
-              kind: KINDS[t.kind] ?? 'table',
-              privileges,
-              estimatedRows: t.estimated_rows === null ? null : Number(t.estimated_rows),
-              primaryKey: t.primary_key,
-              foreignKeys: t.foreign_keys,
-              columns: (columnsOf.get(t.oid) ?? []).map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, masked: masked.get(c.name) ?? false })),
-            };
-            if (t.comment) table.comment = t.comment;
-            return table;
+            try {
+              return new Map((await maskedColumnsOf(t, input, catalog)).map((f) => [f.name, f.masked]));
+            } catch (e) {
+              log.warn('schema discovery: masking trace failed', { connection, table: `${t.schema}.${t.name}`, error: e instanceof Error ? e.name : 'unknown' });
+              throw e;
+            }
           }),
         )),
       );
@@ -250,64 +147,48 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
     return out;
   }
 
-  /**
-   * The masking stage's own verdict per column (views traced to their base columns, rules on
-   * inheritance parents covering partitions), for an identity that is not exempt. Should tracing
-   * fail, the rules are matched on the relation's own column names and its relatives'.
-   */
-  async function maskedFlags(connection: string, role: string | null, t: { schema: string; name: string }, relation: RelationInfo | null): Promise<Map<string, false | string>> {
-    const input: MaskingPolicyInput = { rules: policy.masking.rules, detectors: policy.masking.detectors, exempt: false };
-    try {
-      const flags = await maskedColumnsOf(t, input, connections.columnCatalog(connection, role ?? undefined));
-      return new Map(flags.map((f) => [f.name, f.masked]));
-    } catch (e) {
-      log.warn('schema discovery: masking trace failed, matching rules by name', { connection, table: `${t.schema}.${t.name}`, error: e instanceof Error ? e.name : 'unknown' });
-      const rules = new Map(policy.masking.rules.map((r) => [r.column, r.with]));
-      return new Map((relation?.columns ?? []).map((c) => [c.name, c.keys.map((k) => rules.get(k)).find((m) => m !== undefined) ?? false]));
+  function maskedFlags(listing: readonly SchemaRelation[], catalog: ColumnCatalog, connection: string): Promise<MaskedFlags[]> {
+    let flags = flagsOf.get(listing);
+    if (flags === undefined) {
+      flags = flagListing(listing, catalog, connection);
+      flagsOf.set(listing, flags);
+      // A failed trace must not be served again.
+      flags.catch(() => flagsOf.delete(listing));
     }
-  }
-
-  function cachedCatalog(connection: string, role: string | null): Promise<CatalogTable[]> {
-    const key = `${connection}\u0000${role ?? ''}`;
-    const hit = cache.get(key);
-    if (hit && now() - hit.at <= ttl) return hit.tables;
-    const tables = readCatalog(connection, role);
-    cache.set(key, { at: now(), tables });
-    // A failed read must not be served from the cache.
-    tables.catch(() => {
-      if (cache.get(key)?.tables === tables) cache.delete(key);
-    });
-    return tables;
+    return flags;
   }
 
   return {
     async describe(principal, connection, filter = {}) {
       const { name: profileName, profile } = resolveProfile(policy, principal, connection);
-      let catalog: CatalogTable[];
+      const exempt = isExemptFromMasking(policy, principal);
+      let listing: readonly SchemaRelation[];
+      let flags: MaskedFlags[] | undefined;
       try {
-        catalog = await cachedCatalog(connection, profile.dbRole ?? null);
+        const catalog = connections.catalog(connection, profile.dbRole);
+        listing = await catalog.schema();
+        if (!exempt) flags = await maskedFlags(listing, catalog.relations, connection);
       } catch (e) {
         throw new BrokerError('dependency_unavailable', `The catalog of "${connection}" cannot be read right now. Retry in a moment.`, { cause: e });
       }
-      const exempt = isExemptFromMasking(policy, principal);
       // A read profile runs read-only whatever the role may do: report what it can actually do.
       const allowed = new Set<string>(profile.access === 'read' ? ['select'] : ['select', 'insert', 'update', 'delete']);
-      const tables: SchemaTable[] = catalog
-        .filter((t) => (filter.schema === undefined || t.schema === filter.schema) && (filter.table === undefined || t.name === filter.table))
-        .map((t) => {
-          const out: SchemaTable = {
-            schema: t.schema,
-            name: t.name,
-            kind: t.kind,
-            privileges: t.privileges.filter((p) => allowed.has(p)),
-            estimatedRows: t.estimatedRows,
-            primaryKey: t.primaryKey,
-            foreignKeys: t.foreignKeys,
-            columns: t.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, masked: exempt ? false : c.masked })),
-          };
-          if (t.comment !== undefined) out.comment = t.comment;
-          return out;
-        });
+      const tables: SchemaTable[] = [];
+      listing.forEach((t, i) => {
+        if ((filter.schema !== undefined && t.schema !== filter.schema) || (filter.table !== undefined && t.name !== filter.table)) return;
+        const out: SchemaTable = {
+          schema: t.schema,
+          name: t.name,
+          kind: t.kind,
+          privileges: t.privileges.filter((p) => allowed.has(p)),
+          estimatedRows: t.estimatedRows,
+          primaryKey: t.primaryKey,
+          foreignKeys: t.foreignKeys,
+          columns: t.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, masked: flags?.[i]?.get(c.name) ?? false })),
+        };
+        if (t.comment !== undefined) out.comment = t.comment;
+        tables.push(out);
+      });
       return { connection, profile: profileName, access: profile.access, maskingExempt: exempt, detectors: exempt ? [] : [...policy.masking.detectors], tables };
     },
   };
@@ -316,17 +197,6 @@ export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number;
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
   return out;
 }
 

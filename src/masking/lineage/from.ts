@@ -5,7 +5,7 @@
  */
 import type { FuncCall, JoinExpr, Node, RangeFunction, RangeSubselect, RangeVar, SelectStmt } from '@pgsql/types';
 import { nameFromList } from '../../sql/names.js';
-import type { RelationInfo } from '../catalog.js';
+import type { RelationInfo } from '../../db/catalog/relations.js';
 import { exposesOtherValues } from '../rules/index.js';
 import type { Lineage } from '../types.js';
 import { alsoKnownAs, changed, columnValue, derived, eitherOf, NO_SOURCES } from './algebra.js';

@@ -5,7 +5,7 @@
 import type { Node } from '@pgsql/types';
 import type { Reason } from '../../errors.js';
 import type { MaskerName } from '../../policy/schema.js';
-import type { FunctionFacts, OperatorFacts, RelationInfo } from '../catalog.js';
+import type { FunctionFacts, OperatorFacts, RelationInfo } from '../../db/catalog/relations.js';
 import type { ColumnKey, Lineage, PlannedColumn } from '../types.js';
 import { derived } from './algebra.js';
 import { stringsOf } from './parse-tree.js';

@@ -10,7 +10,7 @@
  * of every relation the statement names, plus every masked column of the policy.
  */
 import type { DeleteStmt, InsertStmt, MergeStmt, MergeWhenClause, Node, RangeVar, ResTarget, SelectStmt, UpdateStmt } from '@pgsql/types';
-import type { RelationInfo } from '../catalog.js';
+import type { RelationInfo } from '../../db/catalog/relations.js';
 import type { Lineage } from '../types.js';
 import { changed, NO_SOURCES } from './algebra.js';
 import { truncateName, unwrap, type Body } from './parse-tree.js';

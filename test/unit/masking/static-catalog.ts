@@ -3,7 +3,7 @@
  * be unit-tested without a server. The integration tests run the same walker on the real catalog.
  */
 import type { MaskingPolicyInput } from '../../../src/masking/types.js';
-import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../../../src/masking/catalog.js';
+import { functionNameKey, relationNameKey, type ColumnCatalog, type FunctionFacts, type OperatorFacts, type RelationInfo } from '../../../src/db/catalog/relations.js';
 
 function table(oid: number, name: string, columns: string[], kind = 'r', definition?: string): RelationInfo {
   const info: RelationInfo = {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
-import { estimateAffectedRows } from '../../../src/sql/estimate.js';
+import { estimateAffectedRows as estimateAnalysed } from '../../../src/sql/estimate.js';
+import { analyzeSql } from '../../../src/sql/analyze.js';
 import { loadSqlParser } from '../../../src/sql/parser.js';
 import type { Queryable } from '../../../src/db/types.js';
 
@@ -28,6 +29,11 @@ afterAll(async () => {
   await client?.end();
   await db?.drop();
 });
+
+/** As the pipeline calls it: with the statement's one analysis. */
+async function estimateAffectedRows(q: Queryable, sql: string, params: unknown[]): Promise<number> {
+  return estimateAnalysed(q, analyzeSql(sql), sql, params);
+}
 
 async function countBig(): Promise<number> {
   return Number((await db.query<{ n: string }>('select count(*)::text as n from big')).rows[0]!.n);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createFunctionCatalog } from '../../../src/sql/functions-catalog.js';
+import { createFunctionCatalog } from '../../../src/db/catalog/functions.js';
 import type { Queryable } from '../../../src/db/types.js';
 import type { QualifiedName } from '../../../src/sql/types.js';
 

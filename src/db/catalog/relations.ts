@@ -10,9 +10,10 @@
  * one generation (a cached masking plan) is exactly as fresh as the answers themselves, and is stale
  * as soon as the generation changes.
  */
-import type { Queryable } from '../db/types.js';
-import { quoteIdent } from '../sql/names.js';
-import type { ColumnKey } from './types.js';
+import type { Queryable } from '../types.js';
+import { quoteIdent } from '../../sql/names.js';
+/** `schema.table.column`, as masking rules name a column. */
+export type ColumnKey = string;
 
 export interface RelationColumn {
   attnum: number;

@@ -1,0 +1,13 @@
+/** The engine of a configured connection (`connections.<name>.engine` in the policy). */
+import type { Engine, EngineName } from './types.js';
+import type { Analysis } from '../sql/types.js';
+import type { PoolHandle } from '../db/pools.js';
+import { postgresEngine } from './postgres.js';
+
+export type { Engine, EngineName, EngineAnalysis, EngineErrorInfo } from './types.js';
+
+const ENGINES: Readonly<Record<EngineName, Engine<Analysis, PoolHandle>>> = { postgres: postgresEngine };
+
+export function engineFor(name: EngineName): Engine<Analysis, PoolHandle> {
+  return ENGINES[name];
+}

@@ -1,0 +1,78 @@
+/**
+ * The seam a database engine plugs into. Everything the broker asks of "the database" goes through
+ * these four capabilities; the policy, masking rules, approvals and audit above them are
+ * engine-neutral.
+ *
+ * - analyze: one statement's text → one analysis (hash, kind, names, risks, parse tree), or a
+ *   400-class refusal. The tree is the engine's own (libpg-query JSON for PostgreSQL; node-sql-parser
+ *   AST for MySQL); only the engine's own stages (masking lineage, estimates) read it.
+ * - catalog: one ConnectionCatalog per connection and role (db/catalog): function volatility,
+ *   relations and columns, view definitions, keys, row estimates, the schema listing; one cache,
+ *   one invalidation.
+ * - execute: run one statement on a pooled connection with row, byte and time caps, the session
+ *   reset, and the affected-rows guard for writes.
+ * - errors: a driver error as the SQLSTATE-style info the masking stage sanitizes, and whether it
+ *   means "the database cannot be reached" (503) rather than "the database refused this" (400).
+ *
+ * Designed with MySQL in mind (mysql2 + node-sql-parser), not built for it yet. What differs there,
+ * and where the interface leaves room for it:
+ * - placeholders are `?`, not `$n` (`checkParams`); identifiers are quoted with backquotes
+ *   (`quoteIdent`); there is one statement per request on both.
+ * - MySQL errors carry `errno` and a SQLSTATE (`sqlState`); `databaseError` maps both, the errno
+ *   in `vendorCode`.
+ * - "role": MySQL 8 roles (SET ROLE) stand where a PostgreSQL profile's `dbRole` does; schemas are
+ *   databases. The catalog's answers keep their shape (QualifiedName.schema = the database).
+ * - volatility: MySQL routines declare DETERMINISTIC / NO SQL / READS SQL DATA instead of
+ *   provolatile; FunctionCatalog answers the same question (may this call change or depend on state).
+ * - row estimates: EXPLAIN FORMAT=JSON gives `rows_examined_per_scan`; `estimateAffectedRows` keeps
+ *   its contract (planned, never executed).
+ */
+import type { Analysis, QualifiedName } from '../sql/types.js';
+import type { DatabaseErrorInfo, ExecutionResult, Queryable } from '../db/types.js';
+import type { ConnectionCatalog } from '../db/catalog/index.js';
+import type { StatementRequest } from '../db/execute.js';
+
+export type EngineName = 'postgres';
+
+/** The part of an analysis every engine provides (the policy decides on it alone). */
+export type EngineAnalysis = Omit<Analysis, 'stmt' | 'root'> & { root: unknown };
+
+export interface EngineErrorInfo extends DatabaseErrorInfo {
+  /** the engine's own error number when it has one besides the SQLSTATE (MySQL errno) */
+  vendorCode?: string;
+}
+
+export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown> {
+  readonly name: EngineName;
+
+  /** Load what analysis needs (a WASM parser) once, at start-up. */
+  ready(): Promise<void>;
+  /**
+   * Parse and classify exactly one statement. Throws BrokerError `sql_too_long`, `sql_parse_error`
+   * or `multiple_statements`. The result may be shared between callers of the same text: frozen.
+   */
+  analyze(sql: string, options?: { maxLength?: number }): A;
+  /** Refuse a parameter count that does not match the statement's placeholders (`invalid_request`). */
+  checkParams(sql: string, params: readonly unknown[]): void;
+  /** The planner's estimate of the rows a write changes, without running it (read-only connection). */
+  estimateAffectedRows(db: Queryable, analysis: A, sql: string, params: unknown[]): Promise<number>;
+
+  /**
+   * The catalog of one connection as one role sees it. `asRole` runs look-ups as the role (names
+   * resolve as its statements' do); `asLogin` reads the schema listing, privileges checked for `role`.
+   */
+  createCatalog(db: { asRole: Queryable; asLogin: Queryable; role: string | null }): ConnectionCatalog;
+
+  /** Run one statement (caps, session reset, write guard); refusals as DatabaseFailure. */
+  execute(handle: Handle, request: StatementRequest): Promise<ExecutionResult>;
+
+  /** A driver error as the info the sanitizer reads; undefined when it is not the server's refusal. */
+  databaseError(e: unknown): EngineErrorInfo | undefined;
+  /** Whether an error with this info means the database cannot be reached (retry later). */
+  isUnavailable(info: DatabaseErrorInfo): boolean;
+
+  /** An identifier quoted for this engine's SQL. */
+  quoteIdent(name: string): string;
+  /** A (schema-)qualified name quoted for this engine's SQL. */
+  quoteQualified(name: QualifiedName): string;
+}

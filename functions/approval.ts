@@ -1,10 +1,10 @@
 // The approval orchestration and its activities (src/approval/). Registration only: the
-// orchestrator is the generator in src/approval/orchestrator.ts; each activity adapts its input
-// to src/approval/activities.ts, whose dependencies are built on first use.
+// orchestrator is the generator in src/approval/workflow/orchestrator.ts; each activity adapts its input
+// to src/approval/workflow/activities.ts, whose dependencies are built on first use.
 import * as df from 'durable-functions';
-import { approvalOrchestrator } from '../src/approval/orchestrator.js';
+import { approvalOrchestrator } from '../src/approval/workflow/orchestrator.js';
 import { ACTIVITY, ORCHESTRATION_NAME } from '../src/approval/types.js';
-import type { ApprovalActivities } from '../src/approval/activities.js';
+import type { ApprovalActivities } from '../src/approval/workflow/activities.js';
 import { getAzureRuntime } from './runtime.js';
 
 df.app.orchestration(ORCHESTRATION_NAME, approvalOrchestrator);

@@ -6,7 +6,7 @@
  */
 import type { ApprovalRequestRecord } from './types.js';
 import type { Principal } from '../identity/principal.js';
-import { computeImpact } from './impact.js';
+import { computeImpact } from './review/impact.js';
 import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
@@ -21,15 +21,15 @@ import { readSetting } from '../settings.js';
 import { createAuditContainerClient } from '../audit/blob-container.js';
 import { approvalRoutes } from '../http/routes/approvals.js';
 import { requestRoutes } from '../http/routes/requests.js';
-import { createApprovalActivities, type ApprovalActivities } from './activities.js';
-import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './blob-request-store.js';
-import { createApprovalDecisions } from './decide.js';
+import { createApprovalActivities, type ApprovalActivities } from './workflow/activities.js';
+import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './store/blob-request-store.js';
+import { createApprovalDecisions } from './workflow/decide.js';
 import type { ApprovalWiring, RouteGroup } from './local.js';
-import { reviewUrlOf, type ApprovalNotifier } from './notification.js';
-import { createQueueNotifier, DEFAULT_APPROVALS_QUEUE } from './queue-notifier.js';
-import type { RequestStore } from './request-store.js';
-import { createApprovalStarter, type OrchestrationClient } from './start.js';
-import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './teams-notifier.js';
+import { reviewUrlOf, type ApprovalNotifier } from './notify/notification.js';
+import { createQueueNotifier, DEFAULT_APPROVALS_QUEUE } from './notify/queue-notifier.js';
+import type { RequestStore } from './store/request-store.js';
+import { createApprovalStarter, type OrchestrationClient } from './workflow/start.js';
+import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './notify/teams-notifier.js';
 import { DECISION_EVENT, ORCHESTRATION_NAME } from './types.js';
 
 /**

@@ -3,7 +3,7 @@
  * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
  * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
  */
-import { computeImpact } from './impact.js';
+import { computeImpact } from './review/impact.js';
 import { inboxRoutes } from '../http/routes/approval-inbox.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
@@ -15,15 +15,15 @@ import type { Logger } from '../log.js';
 import type { AppDeps } from '../http/app.js';
 import { approvalRoutes, devSignInRoutes } from '../http/routes/approvals.js';
 import { requestRoutes } from '../http/routes/requests.js';
-import { createApprovalActivities } from './activities.js';
-import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './blob-request-store.js';
-import { createApprovalDecisions } from './decide.js';
-import { createInProcessRunner, type InProcessRunner } from './in-process-runner.js';
-import { reviewUrlOf, type ApprovalNotifier } from './notification.js';
-import { approvalOrchestrator } from './orchestrator.js';
-import type { RequestStore } from './request-store.js';
-import { createApprovalStarter, type OrchestrationClient } from './start.js';
-import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './teams-notifier.js';
+import { createApprovalActivities } from './workflow/activities.js';
+import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './store/blob-request-store.js';
+import { createApprovalDecisions } from './workflow/decide.js';
+import { createInProcessRunner, type InProcessRunner } from './workflow/in-process-runner.js';
+import { reviewUrlOf, type ApprovalNotifier } from './notify/notification.js';
+import { approvalOrchestrator } from './workflow/orchestrator.js';
+import type { RequestStore } from './store/request-store.js';
+import { createApprovalStarter, type OrchestrationClient } from './workflow/start.js';
+import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './notify/teams-notifier.js';
 import { DECISION_EVENT } from './types.js';
 
 export type RouteGroup = NonNullable<AppDeps['routes']>[number];

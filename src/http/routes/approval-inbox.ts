@@ -1,5 +1,5 @@
 /**
- * GET /api/approvals — the approver's inbox (approval/inbox.ts): HTML for a person (signed in as
+ * GET /api/approvals — the approver's inbox (approval/store/inbox.ts): HTML for a person (signed in as
  * for the review page: the dev sign-in locally, App Service Authentication in Azure), JSON for a
  * bearer token (CLI, API) or `Accept: application/json`. Lists only what the caller may decide.
  */
@@ -8,11 +8,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { BrokerError } from '../../errors.js';
 import type { Clock } from '../../broker/ports.js';
 import type { PolicyConfig } from '../../policy/schema.js';
-import { resolveApprover, type ApproverIdentityOptions } from '../../approval/approver-identity.js';
-import type { RequestStore } from '../../approval/request-store.js';
-import { inboxOf, inboxWindowMs } from '../../approval/inbox.js';
-import { renderInboxPage } from '../../approval/inbox-page.js';
-import { PAGE_HEADERS, renderMessagePage } from '../../approval/page.js';
+import { resolveApprover, type ApproverIdentityOptions } from '../../approval/review/approver-identity.js';
+import type { RequestStore } from '../../approval/store/request-store.js';
+import { inboxOf, inboxWindowMs } from '../../approval/store/inbox.js';
+import { renderInboxPage } from '../../approval/review/inbox-page.js';
+import { PAGE_HEADERS, renderMessagePage } from '../../approval/review/page.js';
 import { RateLimiter } from '../rate-limit.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { sendError } from '../errors.js';

@@ -5,7 +5,7 @@
  *   POST /api/approvals/{requestId}   JSON with a bearer token (CLI, API), or the page's form
  *
  * These routes authenticate for themselves (bearer token, the local dev sign-in's cookie, or App
- * Service Authentication in Azure: see src/approval/approver-identity.ts). A credential the
+ * Service Authentication in Azure: see src/approval/review/approver-identity.ts). A credential the
  * browser sends on its own (cookie, platform session) is accepted only for a form post from this
  * origin carrying the CSRF token the page issued to that approver; JSON needs a bearer token.
  * Every decision attempt on an existing request, granted or refused, lands in its audit chain
@@ -20,13 +20,13 @@ import type { Principal } from '../../identity/principal.js';
 import type { DevIssuer } from '../../identity/dev-issuer.js';
 import type { Logger } from '../../log.js';
 import { actorFromPrincipal } from '../../audit/events.js';
-import { resolveApprover, SESSION_COOKIE, type ApproverIdentity, type ApproverIdentityOptions } from '../../approval/approver-identity.js';
-import { csrfCookie, csrfSecretFrom, csrfToken, csrfTokenValid, newCsrfSecret, sameOriginPost } from '../../approval/csrf.js';
-import { refusal, unverifiedActor, type ApprovalDecisions, type AttemptOrigin, type DecisionInput } from '../../approval/decide.js';
-import { PAGE_HEADERS, renderDevSignInPage, renderMessagePage, renderReviewPage } from '../../approval/page.js';
-import { requestView, viewerRole } from '../../approval/view.js';
+import { resolveApprover, SESSION_COOKIE, type ApproverIdentity, type ApproverIdentityOptions } from '../../approval/review/approver-identity.js';
+import { csrfCookie, csrfSecretFrom, csrfToken, csrfTokenValid, newCsrfSecret, sameOriginPost } from '../../approval/review/csrf.js';
+import { refusal, unverifiedActor, type ApprovalDecisions, type AttemptOrigin, type DecisionInput } from '../../approval/workflow/decide.js';
+import { PAGE_HEADERS, renderDevSignInPage, renderMessagePage, renderReviewPage } from '../../approval/review/page.js';
+import { requestView, viewerRole } from '../../approval/review/view.js';
 import type { ApprovalRequestRecord } from '../../approval/types.js';
-import type { ImpactPreview } from '../../approval/impact.js';
+import type { ImpactPreview } from '../../approval/review/impact.js';
 import { RateLimiter } from '../rate-limit.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { sendError } from '../errors.js';
@@ -69,7 +69,7 @@ export interface ApprovalRouteDeps {
   signInUrl: (next: string) => string;
   /** the broker's public URL (QB_PUBLIC_BASE_URL), accepted as a form's Origin besides the request's own */
   publicBaseUrl?: string;
-  /** the impact preview of a pending UPDATE/DELETE for this approver (approval/impact.ts) */
+  /** the impact preview of a pending UPDATE/DELETE for this approver (approval/review/impact.ts) */
   impact?: (record: ApprovalRequestRecord, approver: Principal) => Promise<ImpactPreview | undefined>;
 }
 

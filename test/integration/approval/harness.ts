@@ -10,7 +10,7 @@ import { demoPolicy } from '../../../src/local/demo.js';
 import { validatePolicy } from '../../../src/policy/load.js';
 import { createJsonLogger } from '../../../src/log.js';
 import type { AuditRecord } from '../../../src/broker/ports.js';
-import type { ApprovalNotification } from '../../../src/approval/notification.js';
+import type { ApprovalNotification } from '../../../src/approval/notify/notification.js';
 import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
 
 export interface ApprovalTestBroker extends LocalBroker {

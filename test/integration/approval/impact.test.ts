@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalBroker, WRITER, APPROVER, type ApprovalTestBroker } from './harness.js';
-import { computeImpact, previewQueries } from '../../../src/approval/impact.js';
+import { computeImpact, previewQueries } from '../../../src/approval/review/impact.js';
 import { analyzeSql } from '../../../src/sql/analyze.js';
 import type { ApprovalRequestRecord } from '../../../src/approval/types.js';
 import type { Principal } from '../../../src/identity/principal.js';

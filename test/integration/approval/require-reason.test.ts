@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalBroker, WRITER, APPROVER, READER, type ApprovalTestBroker } from './harness.js';
-import { buildApprovalCard } from '../../../src/approval/card.js';
+import { buildApprovalCard } from '../../../src/approval/notify/card.js';
 import type { BrokerEvent } from '../../../src/broker/ports.js';
 import type { InProcessPublisher } from '../../../src/events/in-process.js';
 

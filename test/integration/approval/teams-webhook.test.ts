@@ -2,12 +2,12 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
-import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from '../../../src/approval/teams-notifier.js';
-import { createQueueNotifier, notificationMessage } from '../../../src/approval/queue-notifier.js';
+import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from '../../../src/approval/notify/teams-notifier.js';
+import { createQueueNotifier, notificationMessage } from '../../../src/approval/notify/queue-notifier.js';
 import { createEnvSecretProvider } from '../../../src/secrets/env.js';
 import { createJsonLogger } from '../../../src/log.js';
 import { captureFunctionRegistrations } from '../../helpers/functions-host.js';
-import type { ApprovalNotification } from '../../../src/approval/notification.js';
+import type { ApprovalNotification } from '../../../src/approval/notify/notification.js';
 
 /** A local stand-in for the Teams Workflows webhook: records what it receives, answers as told. */
 interface Received {

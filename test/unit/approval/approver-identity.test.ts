@@ -2,11 +2,11 @@ import { describe, it, expect } from 'vitest';
 import { BrokerError } from '../../../src/errors.js';
 import type { IdentityVerifier } from '../../../src/broker/ports.js';
 import type { Principal } from '../../../src/identity/principal.js';
-import { platformAuthenticationActive, principalFromClientPrincipal, resolveApprover } from '../../../src/approval/approver-identity.js';
+import { platformAuthenticationActive, principalFromClientPrincipal, resolveApprover } from '../../../src/approval/review/approver-identity.js';
 import { createLocalJWKSet } from 'jose';
 import { createDevIssuer } from '../../../src/identity/dev-issuer.js';
 import { createTokenVerifier } from '../../../src/identity/verify.js';
-import { csrfToken, csrfTokenValid, sameOriginPost } from '../../../src/approval/csrf.js';
+import { csrfToken, csrfTokenValid, sameOriginPost } from '../../../src/approval/review/csrf.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
-import { buildApprovalCard, escapeCardText, teamsWebhookPayload, CARD_VERSION } from '../../../src/approval/card.js';
-import type { ApprovalNotification } from '../../../src/approval/notification.js';
+import { buildApprovalCard, escapeCardText, teamsWebhookPayload, CARD_VERSION } from '../../../src/approval/notify/card.js';
+import type { ApprovalNotification } from '../../../src/approval/notify/notification.js';
 
 // The package's ESM build uses extensionless imports Node cannot load; its UMD bundle is the same code.
 const AC = createRequire(import.meta.url)('adaptivecards/dist/adaptivecards.js') as typeof import('adaptivecards');

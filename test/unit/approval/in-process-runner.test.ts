@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { createInProcessRunner } from '../../../src/approval/in-process-runner.js';
-import { approvalOrchestrator } from '../../../src/approval/orchestrator.js';
+import { createInProcessRunner } from '../../../src/approval/workflow/in-process-runner.js';
+import { approvalOrchestrator } from '../../../src/approval/workflow/orchestrator.js';
 import { ACTIVITY, DECISION_EVENT, type RequestState, type SettleActivityInput } from '../../../src/approval/types.js';
 import { systemClock } from '../../../src/broker/ports.js';
 import { silentLogger } from '../../../src/log.js';

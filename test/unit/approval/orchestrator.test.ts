@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import * as df from 'durable-functions';
-import { approvalOrchestrator } from '../../../src/approval/orchestrator.js';
+import { approvalOrchestrator } from '../../../src/approval/workflow/orchestrator.js';
 import { ACTIVITY, DECISION_EVENT, type ApprovalOrchestrationInput } from '../../../src/approval/types.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { RefusalThrottle } from '../../../src/approval/refusal-throttle.js';
+import { RefusalThrottle } from '../../../src/approval/workflow/refusal-throttle.js';
 
 function throttle(perRequest = 3, perAddress = 5) {
   let t = 1_000_000;

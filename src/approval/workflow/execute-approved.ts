@@ -9,20 +9,20 @@
  * could not be masked for a non-exempt viewer at all (it filters on, or writes from, a masked
  * column), its rows and any database error text are withheld from the stored result.
  */
-import { BrokerError, isBrokerError } from '../errors.js';
-import { sqlHash } from '../sql/analyze.js';
-import { analyzeSql } from '../sql/analyze.js';
-import { planMasking, type MaskPlan } from '../masking/index.js';
-import { RequestError, type Broker } from '../broker/pipeline.js';
-import type { ColumnCatalog } from '../masking/index.js';
-import type { Analysis } from '../sql/types.js';
-import type { SecretProvider } from '../broker/ports.js';
-import type { EntraTokenFunction } from '../db/credentials.js';
-import type { Principal } from '../identity/principal.js';
-import type { Logger } from '../log.js';
+import { BrokerError, isBrokerError } from '../../errors.js';
+import { sqlHash } from '../../sql/analyze.js';
+import { analyzeSql } from '../../sql/analyze.js';
+import { planMasking, type MaskPlan } from '../../masking/index.js';
+import { RequestError, type Broker } from '../../broker/pipeline.js';
+import type { ColumnCatalog } from '../../masking/index.js';
+import type { Analysis } from '../../sql/types.js';
+import type { SecretProvider } from '../../broker/ports.js';
+import type { EntraTokenFunction } from '../../db/credentials.js';
+import type { Principal } from '../../identity/principal.js';
+import type { Logger } from '../../log.js';
 import { actorOfRequester } from './audit-events.js';
 import { withJitPool } from './jit-pool.js';
-import type { ApprovalRequestRecord, ApprovalResult, RequesterInfo } from './types.js';
+import type { ApprovalRequestRecord, ApprovalResult, RequesterInfo } from '../types.js';
 
 export interface ExecuteApprovedDeps {
   broker: Broker;

@@ -6,18 +6,18 @@
  * approval.decided, every refused one as approval.attempt_refused; refusals of callers without a
  * verified identity are throttled (see refusal-throttle.ts) and counted in the next recorded one.
  */
-import { BrokerError, type ErrorCode } from '../errors.js';
-import type { AuditActor, AuditLog, Clock } from '../broker/ports.js';
-import type { Principal } from '../identity/principal.js';
-import type { PolicyConfig } from '../policy/schema.js';
-import type { Logger } from '../log.js';
-import { actorFromPrincipal } from '../audit/events.js';
+import { BrokerError, type ErrorCode } from '../../errors.js';
+import type { AuditActor, AuditLog, Clock } from '../../broker/ports.js';
+import type { Principal } from '../../identity/principal.js';
+import type { PolicyConfig } from '../../policy/schema.js';
+import type { Logger } from '../../log.js';
+import { actorFromPrincipal } from '../../audit/events.js';
 import { recordDecided, recordRefused } from './audit-events.js';
 import { RefusalThrottle } from './refusal-throttle.js';
-import { updateRequest, type RequestStore } from './request-store.js';
+import { updateRequest, type RequestStore } from '../store/request-store.js';
 import type { OrchestrationClient } from './start.js';
-import { effectiveState, isApproverOf } from './view.js';
-import type { ApprovalRequestRecord } from './types.js';
+import { effectiveState, isApproverOf } from '../review/view.js';
+import type { ApprovalRequestRecord } from '../types.js';
 
 export interface DecisionInput {
   decision: 'approve' | 'reject';

@@ -2,15 +2,15 @@
  * The approval's entries in the requester's session chain. Approver events are written on the
  * approver's behalf into a session someone else owns, hence `allowForeignActor`.
  */
-import type { AuditActor, AuditLog } from '../broker/ports.js';
+import type { AuditActor, AuditLog } from '../../broker/ports.js';
 import {
   approvalAttemptRefusedData,
   approvalDecidedData,
   approvalRequestedData,
   auditEvent,
   failedData,
-} from '../audit/events.js';
-import type { ApprovalRequestRecord, RequesterInfo } from './types.js';
+} from '../../audit/events.js';
+import type { ApprovalRequestRecord, RequesterInfo } from '../types.js';
 
 /** Who acts when nobody does: the expiry timer. */
 export const EXPIRY_ACTOR: AuditActor = { oid: 'query-broker:approval-expiry', name: 'Approval expiry timer' };

@@ -3,11 +3,11 @@
  * profile, not its requester — the same rules as deciding), pending ones first and oldest first,
  * then those decided or expired in the last 24 hours, newest first.
  */
-import type { Principal } from '../identity/principal.js';
-import type { PolicyConfig } from '../policy/schema.js';
-import { analyzeSql } from '../sql/analyze.js';
-import { effectiveState, isApproverOf } from './view.js';
-import type { ApprovalRequestRecord, RequestState } from './types.js';
+import type { Principal } from '../../identity/principal.js';
+import type { PolicyConfig } from '../../policy/schema.js';
+import { analyzeSql } from '../../sql/analyze.js';
+import { effectiveState, isApproverOf } from '../review/view.js';
+import type { ApprovalRequestRecord, RequestState } from '../types.js';
 
 export const RECENT_MS = 24 * 60 * 60 * 1000;
 

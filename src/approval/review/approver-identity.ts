@@ -10,9 +10,9 @@
  * what counts is the signed token on the request in hand. Outside App Service with authentication
  * on, any platform header is refused outright, because a client wrote it.
  */
-import { BrokerError } from '../errors.js';
-import type { IdentityVerifier } from '../broker/ports.js';
-import type { Principal } from '../identity/principal.js';
+import { BrokerError } from '../../errors.js';
+import type { IdentityVerifier } from '../../broker/ports.js';
+import type { Principal } from '../../identity/principal.js';
 
 /** Headers only App Service Authentication may set. */
 export const PLATFORM_PRINCIPAL_HEADERS = [

@@ -2,11 +2,11 @@
  * Who may see a held request, and what they see. The requester, the approvers of its profile and
  * the auditors; to anyone else the request does not exist (404, so ids cannot be probed).
  */
-import type { Principal } from '../identity/principal.js';
-import type { PolicyConfig } from '../policy/schema.js';
-import { isAuditor, matchesClaims } from '../policy/profiles.js';
-import type { ApprovalRequestRecord, ApprovalResult, RequestState } from './types.js';
-import type { Reason } from '../errors.js';
+import type { Principal } from '../../identity/principal.js';
+import type { PolicyConfig } from '../../policy/schema.js';
+import { isAuditor, matchesClaims } from '../../policy/profiles.js';
+import type { ApprovalRequestRecord, ApprovalResult, RequestState } from '../types.js';
+import type { Reason } from '../../errors.js';
 
 export type ViewerRole = 'requester' | 'approver' | 'auditor';
 

@@ -1,6 +1,6 @@
 /** The inbox as a page for people: a table of what waits, then what was settled in the last 24 hours. */
 import { escapeHtml, layout, who } from './page.js';
-import type { Inbox, InboxEntry } from './inbox.js';
+import type { Inbox, InboxEntry } from '../store/inbox.js';
 
 function row(e: InboxEntry): string {
   const settled = e.decision ? `${escapeHtml(e.decision.outcome)} by ${who(e.decision.approver)} at ${escapeHtml(e.decision.time)}` : escapeHtml(e.state);

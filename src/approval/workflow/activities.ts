@@ -4,16 +4,16 @@
  * the stored state decides what is left to do, and a statement that may already have started
  * is never started a second time.
  */
-import { impactLine } from './impact.js';
-import { BrokerError, isBrokerError } from '../errors.js';
-import { RequestError, type Broker } from '../broker/pipeline.js';
-import type { AuditLog, Clock, SecretProvider } from '../broker/ports.js';
-import type { EntraTokenFunction } from '../db/credentials.js';
-import type { Logger } from '../log.js';
+import { impactLine } from '../review/impact.js';
+import { BrokerError, isBrokerError } from '../../errors.js';
+import { RequestError, type Broker } from '../../broker/pipeline.js';
+import type { AuditLog, Clock, SecretProvider } from '../../broker/ports.js';
+import type { EntraTokenFunction } from '../../db/credentials.js';
+import type { Logger } from '../../log.js';
 import { recordDecided, recordFailed, recordRequested } from './audit-events.js';
 import { executeApproved } from './execute-approved.js';
-import { notificationOf, type ApprovalNotifier } from './notification.js';
-import { updateRequest, type RequestStore } from './request-store.js';
+import { notificationOf, type ApprovalNotifier } from '../notify/notification.js';
+import { updateRequest, type RequestStore } from '../store/request-store.js';
 import {
   ACTIVITY,
   FINAL_STATES,
@@ -22,7 +22,7 @@ import {
   type RequestState,
   type RequestedActivityInput,
   type SettleActivityInput,
-} from './types.js';
+} from '../types.js';
 
 export interface ApprovalActivityDeps {
   store: RequestStore;

@@ -2,8 +2,8 @@
  * Where held requests live between the agent's 202 and its last poll: one document per request
  * id, written only with optimistic concurrency (ETag), so two approvers racing cannot both win.
  */
-import { BrokerError } from '../errors.js';
-import type { ApprovalRequestRecord } from './types.js';
+import { BrokerError } from '../../errors.js';
+import type { ApprovalRequestRecord } from '../types.js';
 
 export interface StoredRequest {
   record: ApprovalRequestRecord;

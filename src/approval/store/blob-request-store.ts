@@ -4,10 +4,10 @@
  * the ETag read, so a decision is taken exactly once however many instances race.
  */
 import type { ContainerClient } from '@azure/storage-blob';
-import { BrokerError } from '../errors.js';
-import { readBody, restStatus } from '../audit/blob-storage.js';
+import { BrokerError } from '../../errors.js';
+import { readBody, restStatus } from '../../audit/blob-storage.js';
 import type { RequestStore, StoredRequest } from './request-store.js';
-import { REQUEST_ID_PATTERN, type ApprovalRequestRecord } from './types.js';
+import { REQUEST_ID_PATTERN, type ApprovalRequestRecord } from '../types.js';
 
 export const DEFAULT_REQUESTS_CONTAINER = 'requests';
 

@@ -14,7 +14,7 @@ import {
   type RequestState,
   type RequestedActivityInput,
   type SettleActivityInput,
-} from './types.js';
+} from '../types.js';
 
 /** The part of the Durable Functions context this orchestration uses (the local runner provides exactly this). */
 export interface ApprovalOrchestrationContext {

@@ -2,12 +2,12 @@
  * The pipeline's ApprovalStarter: store the held request (so the agent's very first poll finds
  * it), then start its orchestration, named after the request id.
  */
-import { BrokerError } from '../errors.js';
-import type { ApprovalStarter, PendingApproval } from '../broker/pipeline.js';
-import type { Clock } from '../broker/ports.js';
-import type { Logger } from '../log.js';
-import { updateRequest, type RequestStore } from './request-store.js';
-import type { ApprovalOrchestrationInput, ApprovalRequestRecord, DecisionEvent, RequesterInfo } from './types.js';
+import { BrokerError } from '../../errors.js';
+import type { ApprovalStarter, PendingApproval } from '../../broker/pipeline.js';
+import type { Clock } from '../../broker/ports.js';
+import type { Logger } from '../../log.js';
+import { updateRequest, type RequestStore } from '../store/request-store.js';
+import type { ApprovalOrchestrationInput, ApprovalRequestRecord, DecisionEvent, RequesterInfo } from '../types.js';
 
 /** How the approval flow talks to its orchestrations: the Durable client in Azure, the in-process runner locally. */
 export interface OrchestrationClient {

@@ -4,8 +4,8 @@
  * Service Bus queue and functions/notifier.ts posts it, so a Teams outage neither blocks the
  * orchestration nor loses the message (Service Bus redelivers, then dead-letters).
  */
-import type { Reason } from '../errors.js';
-import type { ApprovalRequestRecord } from './types.js';
+import type { Reason } from '../../errors.js';
+import type { ApprovalRequestRecord } from '../types.js';
 
 export interface ApprovalNotification {
   requestId: string;

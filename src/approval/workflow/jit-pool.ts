@@ -4,13 +4,13 @@
  * runs as that role with the profile's session settings, and the role is always dropped after.
  */
 import pg from 'pg';
-import { BrokerError } from '../errors.js';
-import type { SecretProvider } from '../broker/ports.js';
-import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
-import { createJitRole, dropJitRole, jitAdminConnection } from '../db/jit.js';
-import { connectWithCredentials, createConnectionCredentials, type EntraTokenFunction } from '../db/credentials.js';
-import { sessionOptions, type ExecutionMode, type PoolHandle } from '../db/pools.js';
-import type { Logger } from '../log.js';
+import { BrokerError } from '../../errors.js';
+import type { SecretProvider } from '../../broker/ports.js';
+import type { ConnectionConfig, ProfileConfig } from '../../policy/schema.js';
+import { createJitRole, dropJitRole, jitAdminConnection } from '../../db/jit.js';
+import { connectWithCredentials, createConnectionCredentials, type EntraTokenFunction } from '../../db/credentials.js';
+import { sessionOptions, type ExecutionMode, type PoolHandle } from '../../db/pools.js';
+import type { Logger } from '../../log.js';
 
 /** Room for connecting on top of the statement timeout, within the role's lifetime. */
 const CONNECT_MARGIN_MS = 30_000;

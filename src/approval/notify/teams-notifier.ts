@@ -3,10 +3,10 @@
  * is a secret: read from the secret named by QB_TEAMS_WEBHOOK_SECRET (Key Vault in Azure, an
  * environment variable locally) and never logged.
  */
-import { BrokerError } from '../errors.js';
-import type { SecretProvider } from '../broker/ports.js';
-import { readSetting } from '../settings.js';
-import type { Logger } from '../log.js';
+import { BrokerError } from '../../errors.js';
+import type { SecretProvider } from '../../broker/ports.js';
+import { readSetting } from '../../settings.js';
+import type { Logger } from '../../log.js';
 import { buildApprovalCard, teamsWebhookPayload } from './card.js';
 import type { ApprovalNotification, ApprovalNotifier } from './notification.js';
 

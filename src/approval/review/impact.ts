@@ -8,16 +8,16 @@
  */
 import { deparse } from 'pgsql-deparser';
 import type { Node } from '@pgsql/types';
-import { isBrokerError } from '../errors.js';
-import type { Broker, ColumnOut } from '../broker/pipeline.js';
-import type { Principal } from '../identity/principal.js';
-import { analyzeSql } from '../sql/analyze.js';
-import { planMasking, prepareOrigins, applyMasking } from '../masking/index.js';
-import { executeStatement } from '../db/execute.js';
-import { identityOf } from '../db/identity.js';
-import { toJsonRows } from '../db/values.js';
-import { actorOfRequester } from './audit-events.js';
-import type { ApprovalRequestRecord } from './types.js';
+import { isBrokerError } from '../../errors.js';
+import type { Broker, ColumnOut } from '../../broker/pipeline.js';
+import type { Principal } from '../../identity/principal.js';
+import { analyzeSql } from '../../sql/analyze.js';
+import { planMasking, prepareOrigins, applyMasking } from '../../masking/index.js';
+import { executeStatement } from '../../db/execute.js';
+import { identityOf } from '../../db/identity.js';
+import { toJsonRows } from '../../db/values.js';
+import { actorOfRequester } from '../workflow/audit-events.js';
+import type { ApprovalRequestRecord } from '../types.js';
 
 export const PREVIEW_ROWS = 10;
 

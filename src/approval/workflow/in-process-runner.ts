@@ -6,8 +6,8 @@
  * broker stops stays pending and reads as expired once its time has passed.
  */
 import type { Task, TimerTask } from 'durable-functions';
-import type { Clock } from '../broker/ports.js';
-import type { Logger } from '../log.js';
+import type { Clock } from '../../broker/ports.js';
+import type { Logger } from '../../log.js';
 import type { ApprovalOrchestrationContext } from './orchestrator.js';
 
 export type ActivityFunctions = Record<string, (input: never) => Promise<unknown>>;

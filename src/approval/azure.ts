@@ -15,12 +15,10 @@ import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
 import { readSetting } from '../settings.js';
 import { createAuditContainerClient } from '../audit/blob-container.js';
-import { approvalRoutes } from '../http/routes/approvals.js';
-import { requestRoutes } from '../http/routes/requests.js';
 import { createApprovalActivities, type ApprovalActivities } from './activities.js';
 import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './blob-request-store.js';
 import { createApprovalDecisions } from './decide.js';
-import type { ApprovalWiring, RouteGroup } from './local.js';
+import type { ApprovalWiring } from './local.js';
 import { reviewUrlOf, type ApprovalNotifier } from './notification.js';
 import { createQueueNotifier, DEFAULT_APPROVALS_QUEUE } from './queue-notifier.js';
 import type { RequestStore } from './request-store.js';
@@ -81,7 +79,7 @@ function durableOrchestrationClient(durableClient: () => DurableClient | undefin
   };
 }
 
-/** Starter and routes for functions/runtime.ts. */
+/** Starter and what the review routes serve, for functions/runtime.ts. */
 export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const clock = deps.clock ?? systemClock;
   const store = deps.store ?? requestStoreFromSettings(deps.credential);
@@ -90,20 +88,17 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const reviewUrl = publicBaseUrl ? (id: string) => reviewUrlOf(publicBaseUrl, id) : undefined;
   const starter = createApprovalStarter({ store, client, clock, log: deps.log, ...(reviewUrl ? { reviewUrl } : {}) });
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
-  const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock, ...(reviewUrl ? { reviewUrl } : {}) }),
-    approvalRoutes({
-      policy: deps.policy,
-      decisions,
-      identity: { verifier: deps.verifier, platform: 'trust-on-app-service', ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
-      clock,
-      log: deps.log,
-      // App Service Authentication's login; it returns to the review page afterwards.
-      signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
-      ...(publicBaseUrl ? { publicBaseUrl } : {}),
-    }),
-  ];
-  return { starter, routes, close: async () => undefined };
+  const review = {
+    store,
+    decisions,
+    identity: { verifier: deps.verifier, platform: 'trust-on-app-service' as const, ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
+    clock,
+    // App Service Authentication's login; it returns to the review page afterwards.
+    signInUrl: (next: string) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
+    ...(reviewUrl ? { reviewUrl } : {}),
+    ...(publicBaseUrl ? { publicBaseUrl } : {}),
+  };
+  return { starter, review, close: async () => undefined };
 }
 
 export interface AzureApprovalActivitiesDeps {

@@ -10,12 +10,10 @@ import type { PolicyConfig } from '../policy/schema.js';
 import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
-import type { AppDeps } from '../http/app.js';
-import { approvalRoutes, devSignInRoutes } from '../http/routes/approvals.js';
-import { requestRoutes } from '../http/routes/requests.js';
+import type { ApproverIdentityOptions } from './approver-identity.js';
 import { createApprovalActivities } from './activities.js';
 import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './blob-request-store.js';
-import { createApprovalDecisions } from './decide.js';
+import { createApprovalDecisions, type ApprovalDecisions } from './decide.js';
 import { createInProcessRunner, type InProcessRunner } from './in-process-runner.js';
 import { reviewUrlOf, type ApprovalNotifier } from './notification.js';
 import { approvalOrchestrator } from './orchestrator.js';
@@ -24,11 +22,28 @@ import { createApprovalStarter, type OrchestrationClient } from './start.js';
 import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './teams-notifier.js';
 import { DECISION_EVENT } from './types.js';
 
-export type RouteGroup = NonNullable<AppDeps['routes']>[number];
+/**
+ * What the request status route and the review page serve: the host's composition root
+ * (src/compose.ts) mounts them on the app.
+ */
+export interface ApprovalReview {
+  store: RequestStore;
+  decisions: ApprovalDecisions;
+  /** who may open the review page, and how a platform sign-in is trusted */
+  identity: ApproverIdentityOptions;
+  clock: Clock;
+  /** the review page of a request on the public URL */
+  reviewUrl?: (requestId: string) => string;
+  /** where a browser without a session signs in; `next` is the page to return to */
+  signInUrl: (next: string) => string;
+  publicBaseUrl?: string;
+  /** local host: the dev sign-in page */
+  devIssuer?: DevIssuer;
+}
 
 export interface ApprovalWiring {
   starter: ApprovalStarter;
-  routes: RouteGroup[];
+  review: ApprovalReview;
   close(): Promise<void>;
 }
 
@@ -89,20 +104,17 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
   const reviewUrl = (id: string) => reviewUrlOf(deps.publicBaseUrl, id);
   const starter = createApprovalStarter({ store, client, clock, log: deps.log, reviewUrl, ...(deps.expiresAfterMs ? { expiresAfterMs: deps.expiresAfterMs } : {}) });
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
-  const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock, reviewUrl }),
-    approvalRoutes({
-      policy: deps.policy,
-      decisions,
-      identity: { verifier: deps.verifier, platform: 'refuse' },
-      clock,
-      log: deps.log,
-      signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
-      publicBaseUrl: deps.publicBaseUrl,
-    }),
-  ];
-  if (deps.devIssuer) routes.push(devSignInRoutes({ devIssuer: deps.devIssuer }));
-  return { starter, routes, store, runner, close: () => runner.close() };
+  const review: ApprovalReview = {
+    store,
+    decisions,
+    identity: { verifier: deps.verifier, platform: 'refuse' },
+    clock,
+    reviewUrl,
+    signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
+    publicBaseUrl: deps.publicBaseUrl,
+    ...(deps.devIssuer ? { devIssuer: deps.devIssuer } : {}),
+  };
+  return { starter, review, store, runner, close: () => runner.close() };
 }
 
 function localStore(deps: LocalApprovalsDeps): RequestStore {

@@ -4,7 +4,7 @@
  */
 import { BrokerError, isBrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } from './ports.js';
+import type { AuditActor, AuditEventInput, AuditLog, Clock } from './ports.js';
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
@@ -23,7 +23,6 @@ import { toJsonRows } from '../db/values.js';
 import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
-import type { Logger } from '../log.js';
 import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData } from '../audit/events.js';
 
 export interface QueryRequest {
@@ -91,10 +90,8 @@ export interface ApprovalStarter {
 export interface BrokerDeps {
   policy: PolicyConfig;
   audit: AuditLog;
-  events: EventPublisher;
   connections: ConnectionRuntime;
   clock: Clock;
-  log: Logger;
   /** HMAC key of the `hash` masker */
   hashKey?: Uint8Array;
   /** without it, statements that need approval are refused with `approval_required` */

@@ -12,7 +12,7 @@
  */
 import type { Queryable } from '../db/types.js';
 import { quoteIdent } from '../sql/names.js';
-import type { ColumnKey } from './types.js';
+import type { ColumnKey } from './column-key.js';
 
 export interface RelationColumn {
   attnum: number;

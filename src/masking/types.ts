@@ -2,8 +2,9 @@ import type { DetectorName, MaskerName } from '../policy/schema.js';
 import type { Cell } from '../db/types.js';
 import type { ColumnCatalog } from './catalog.js';
 
-/** A column as the catalog names it: `schema.table.column`, exact (case-sensitive) catalog names. */
-export type ColumnKey = string;
+import type { ColumnKey } from './column-key.js';
+
+export type { ColumnKey };
 
 /** What the masking stage needs from the policy for one principal. */
 export interface MaskingPolicyInput {

@@ -6,7 +6,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { BrokerError } from '../../errors.js';
-import type { Broker } from '../../broker/pipeline.js';
+import type { ConnectionRuntime } from '../../broker/connections.js';
+import type { Logger } from '../../log.js';
 import type { Principal } from '../../identity/principal.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import { isExemptFromMasking, profilesFor, resolveProfile } from '../../policy/profiles.js';
@@ -181,6 +182,12 @@ export interface SchemaDiscovery {
   describe(principal: Principal, connection: string, filter?: { schema?: string; table?: string }): Promise<ConnectionSchema>;
 }
 
+export interface SchemaDiscoveryDeps {
+  policy: PolicyConfig;
+  connections: ConnectionRuntime;
+  log: Logger;
+}
+
 interface CacheEntry {
   at: number;
   tables: Promise<CatalogTable[]>;
@@ -191,11 +198,11 @@ interface CacheEntry {
  * privileges for the profile's `dbRole`, so the answer is what the agent's queries will meet.
  * Results are cached per connection and role for `ttlMs`: discovery must not load the database.
  */
-export function createSchemaDiscovery(broker: Broker, options: { ttlMs?: number; now?: () => number } = {}): SchemaDiscovery {
+export function createSchemaDiscovery(deps: SchemaDiscoveryDeps, options: { ttlMs?: number; now?: () => number } = {}): SchemaDiscovery {
   const ttl = options.ttlMs ?? 60_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, CacheEntry>();
-  const { policy, connections, log } = broker.deps;
+  const { policy, connections, log } = deps;
 
   async function readCatalog(connection: string, role: string | null): Promise<CatalogTable[]> {
     const db = connections.catalogQueryable(connection);
@@ -334,7 +341,7 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 // Routes
 
 export interface ConnectionRouteDeps {
-  broker: Broker;
+  policy: PolicyConfig;
   schema: SchemaDiscovery;
 }
 
@@ -345,7 +352,7 @@ const SchemaFilter = z.object({
 });
 
 export function registerConnectionRoutes(app: BrokerApp, _auth: MiddlewareHandler<HttpEnv>, deps: ConnectionRouteDeps): void {
-  const policy = deps.broker.deps.policy;
+  const { policy } = deps;
 
   app.openapi(
     createRoute({

@@ -29,7 +29,8 @@ async function buildApprovalActivities(): Promise<ApprovalActivities> {
   ]);
   const credential = azureCredential();
   return createAzureApprovalActivities({
-    broker: runtime.broker,
+    executor: runtime.broker,
+    policy: runtime.policy,
     audit: runtime.audit,
     log: runtime.log,
     secrets: createSecretProviderFromSettings({ credential }),

@@ -46,6 +46,7 @@ export interface BrokerRuntime {
   app: BrokerApp;
   broker: Broker;
   connections: ConnectionRuntime;
+  policy: PolicyConfig;
   /** the audit log the pipeline appends to (events published after each append) */
   audit: AuditLog;
   log: Logger;
@@ -111,5 +112,5 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
     ...(o.deepHealth ? { deepHealth: o.deepHealth } : {}),
     routes,
   });
-  return { app, broker, connections, audit, log, close: () => connections.close() };
+  return { app, broker, connections, policy, audit, log, close: () => connections.close() };
 }

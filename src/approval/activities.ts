@@ -5,7 +5,8 @@
  * is never started a second time.
  */
 import { BrokerError, isBrokerError } from '../errors.js';
-import { RequestError, type Broker } from '../broker/pipeline.js';
+import { RequestError, type ApprovalExecutor } from '../broker/types.js';
+import type { PolicyConfig } from '../policy/schema.js';
 import type { AuditLog, Clock, SecretProvider } from '../broker/ports.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
@@ -27,8 +28,9 @@ export interface ApprovalActivityDeps {
   store: RequestStore;
   audit: AuditLog;
   notifier: ApprovalNotifier;
-  /** the pipeline (built after the approval wiring, hence a function) */
-  broker: () => Broker | Promise<Broker>;
+  /** the pipeline's Executor port (the pipeline is built after the approval wiring, hence a function) */
+  executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
+  policy: PolicyConfig;
   secrets: SecretProvider;
   entraToken?: EntraTokenFunction;
   clock: Clock;
@@ -111,7 +113,8 @@ export function createApprovalActivities(deps: ApprovalActivityDeps): ApprovalAc
       let result;
       try {
         result = await executeApproved(claimed.record, {
-          broker: await deps.broker(),
+          executor: await deps.executor(),
+          policy: deps.policy,
           secrets: deps.secrets,
           log,
           ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),

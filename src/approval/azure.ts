@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { DurableClient } from 'durable-functions';
 import { BrokerError } from '../errors.js';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
-import type { Broker } from '../broker/pipeline.js';
+import type { ApprovalExecutor } from '../broker/types.js';
 import type { PolicyConfig } from '../policy/schema.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
@@ -102,7 +102,9 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
 }
 
 export interface AzureApprovalActivitiesDeps {
-  broker: Broker;
+  /** the pipeline's Executor port */
+  executor: ApprovalExecutor;
+  policy: PolicyConfig;
   audit: AuditLog;
   secrets: SecretProvider;
   entraToken?: EntraTokenFunction;
@@ -132,7 +134,8 @@ export function createAzureApprovalActivities(deps: AzureApprovalActivitiesDeps)
     store: deps.store ?? requestStoreFromSettings(deps.credential),
     audit: deps.audit,
     notifier: notifierFromSettings(deps.credential, deps.secrets, deps.log),
-    broker: () => deps.broker,
+    executor: () => deps.executor,
+    policy: deps.policy,
     secrets: deps.secrets,
     clock: deps.clock ?? systemClock,
     log: deps.log,

@@ -5,7 +5,7 @@
  */
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
-import type { ApprovalStarter, Broker, PendingApproval } from '../broker/pipeline.js';
+import type { ApprovalExecutor, ApprovalStarter, PendingApproval } from '../broker/types.js';
 import type { PolicyConfig } from '../policy/schema.js';
 import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
@@ -52,8 +52,8 @@ export interface LocalApprovalsDeps {
   audit: AuditLog;
   verifier: IdentityVerifier;
   secrets: SecretProvider;
-  /** the pipeline; created after this wiring (it takes the starter), hence a function */
-  broker: () => Broker | Promise<Broker>;
+  /** the pipeline's Executor port; the pipeline is created after this wiring (it takes the starter), hence a function */
+  executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
   /** URL of the local host, for links in cards and redirects, e.g. http://127.0.0.1:7071 */
   publicBaseUrl: string;
   log: Logger;
@@ -85,7 +85,8 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
     store,
     audit: deps.audit,
     notifier,
-    broker: deps.broker,
+    executor: deps.executor,
+    policy: deps.policy,
     secrets: deps.secrets,
     clock,
     log: deps.log,

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { BrokerError } from '../errors.js';
-import { RequestError } from '../broker/pipeline.js';
+import { RequestError } from '../broker/types.js';
 import { newRequestId } from '../broker/ids.js';
 import type { Logger } from '../log.js';
 import { protectedResourceMetadataUrl } from './resource-metadata.js';

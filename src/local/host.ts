@@ -73,7 +73,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     devIssuer,
     publicBaseUrl: o.publicHost ? `http://${o.publicHost}:${port}` : base,
     blobConnectionString: o.blobConnectionString,
-    broker: () => runtime.broker,
+    executor: () => runtime.broker,
     ...o.approvals,
   });
   const runtime = await createBrokerRuntime({

@@ -29,9 +29,10 @@ async function buildApprovalActivities(): Promise<ApprovalActivities> {
   ]);
   const credential = azureCredential();
   return createAzureApprovalActivities({
-    broker: runtime.broker,
-    audit: runtime.broker.deps.audit,
-    log: runtime.broker.deps.log,
+    executor: runtime.broker,
+    policy: runtime.policy,
+    audit: runtime.audit,
+    log: runtime.log,
     secrets: createSecretProviderFromSettings({ credential }),
     entraToken: createEntraTokenSource(credential),
     credential,

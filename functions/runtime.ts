@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DurableClient } from 'durable-functions';
-import type { BrokerRuntime } from '../src/broker/runtime.js';
+import type { BrokerRuntime } from '../src/compose.js';
 import type { IdentityVerifier } from '../src/broker/ports.js';
 import type { DevIssuer } from '../src/identity/dev-issuer.js';
 
@@ -24,7 +24,7 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
   const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule, entraTokens, localDev] = await Promise.all([
-    import('../src/broker/runtime.js'),
+    import('../src/compose.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
     import('../src/identity/azure-credential.js'),
@@ -85,8 +85,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     secrets: vaultUrl ? secrets.createKeyVaultSecretProvider({ vaultUrl, credential }) : (await import('../src/secrets/env.js')).createEnvSecretProvider(),
     log: logger,
     entraToken: entraTokens.createEntraTokenSource(credential),
-    approvals: approvals.starter,
-    routes: approvals.routes,
+    approvals,
     ...(devIssuer ? { devIssuer } : {}),
     // GET /api/health?deep=1: qb doctor's checks with the app's own identity and settings.
     deepHealth: (await import('../src/doctor/deep-health.js')).createDeepHealth({

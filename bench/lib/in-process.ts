@@ -3,7 +3,7 @@
  * principals that come out of the real token verifier (dev issuer keys, local JWKS: no network).
  */
 import { createLocalJWKSet } from 'jose';
-import { createBrokerRuntime, type BrokerRuntime } from '../../src/broker/runtime.js';
+import { createBrokerRuntime, type BrokerRuntime } from '../../src/compose.js';
 import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
 import { createTokenVerifier } from '../../src/identity/verify.js';
 import { audiencesOf, primaryAudience, type AudienceSetting } from '../../src/identity/audience.js';

@@ -9,7 +9,7 @@ import { sessionOptions } from '../../src/db/pools.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
 import { createBlobAuditLog, createAuditContainerClient, type BlobAuditLog } from '../../src/audit/blob-log.js';
 import type { Principal } from '../../src/broker/ports.js';
-import type { QueryRequest } from '../../src/broker/pipeline.js';
+import type { QueryRequest } from '../../src/broker/types.js';
 import { createInProcessBroker, type InProcessBroker } from '../lib/in-process.js';
 import { createNoopAuditLog } from '../lib/noop-audit.js';
 import { HttpClient, startFloorServer } from '../lib/http.js';

@@ -4,27 +4,22 @@
  * beside the audit container, notifications go to the approvals Service Bus queue, and the review
  * page trusts App Service Authentication (only where it runs).
  */
-import type { ApprovalRequestRecord } from './types.js';
-import type { Principal } from '../identity/principal.js';
-import { computeImpact } from './review/impact.js';
-import { inboxRoutes } from '../http/routes/approval-inbox.js';
+import { impactOf } from './review/impact.js';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
 import type { DurableClient } from 'durable-functions';
 import { BrokerError } from '../errors.js';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
-import type { Broker } from '../broker/pipeline.js';
+import type { ApprovalExecutor } from '../broker/types.js';
 import type { PolicyConfig } from '../policy/schema.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
 import { readSetting } from '../settings.js';
 import { createAuditContainerClient } from '../audit/blob-container.js';
-import { approvalRoutes } from '../http/routes/approvals.js';
-import { requestRoutes } from '../http/routes/requests.js';
 import { createApprovalActivities, type ApprovalActivities } from './workflow/activities.js';
 import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './store/blob-request-store.js';
 import { createApprovalDecisions } from './workflow/decide.js';
-import type { ApprovalWiring, RouteGroup } from './local.js';
+import type { ApprovalWiring } from './local.js';
 import { reviewUrlOf, type ApprovalNotifier } from './notify/notification.js';
 import { createQueueNotifier, DEFAULT_APPROVALS_QUEUE } from './notify/queue-notifier.js';
 import type { RequestStore } from './store/request-store.js';
@@ -67,8 +62,8 @@ export interface AzureApprovalsDeps {
   clock?: Clock;
   /** default QB_PUBLIC_BASE_URL */
   publicBaseUrl?: string;
-  /** the pipeline, for the review page's impact preview (built after these routes) */
-  broker?: () => Broker;
+  /** the pipeline's Executor port, for the review page's impact preview (built after the approval flow) */
+  executor?: () => ApprovalExecutor | Promise<ApprovalExecutor>;
 }
 
 function durableOrchestrationClient(durableClient: () => DurableClient | undefined): OrchestrationClient {
@@ -87,7 +82,7 @@ function durableOrchestrationClient(durableClient: () => DurableClient | undefin
   };
 }
 
-/** Starter and routes for functions/runtime.ts. */
+/** Starter and what the review routes serve, for functions/runtime.ts. */
 export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const clock = deps.clock ?? systemClock;
   const store = deps.store ?? requestStoreFromSettings(deps.credential);
@@ -96,32 +91,24 @@ export function createAzureApprovals(deps: AzureApprovalsDeps): ApprovalWiring {
   const reviewUrl = publicBaseUrl ? (id: string) => reviewUrlOf(publicBaseUrl, id) : undefined;
   const starter = createApprovalStarter({ store, client, clock, log: deps.log, ...(reviewUrl ? { reviewUrl } : {}) });
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
-  const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock, ...(reviewUrl ? { reviewUrl } : {}) }),
-    inboxRoutes({
-      policy: deps.policy,
-      store,
-      clock,
-      identity: { verifier: deps.verifier, platform: 'trust-on-app-service', ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
-      signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
-    }),
-    approvalRoutes({
-      policy: deps.policy,
-      decisions,
-      identity: { verifier: deps.verifier, platform: 'trust-on-app-service', ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
-      clock,
-      log: deps.log,
-      // App Service Authentication's login; it returns to the review page afterwards.
-      signInUrl: (next) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
-      ...(publicBaseUrl ? { publicBaseUrl } : {}),
-      ...(deps.broker ? { impact: (record: ApprovalRequestRecord, approver: Principal) => computeImpact(deps.broker!(), record, approver) } : {}),
-    }),
-  ];
-  return { starter, routes, close: async () => undefined };
+  const review = {
+    store,
+    decisions,
+    identity: { verifier: deps.verifier, platform: 'trust-on-app-service' as const, ...(deps.policy.tenant ? { tenant: deps.policy.tenant } : {}) },
+    clock,
+    // App Service Authentication's login; it returns to the review page afterwards.
+    signInUrl: (next: string) => `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(next)}`,
+    ...(reviewUrl ? { reviewUrl } : {}),
+    ...(publicBaseUrl ? { publicBaseUrl } : {}),
+    ...(deps.executor ? { impact: impactOf({ executor: deps.executor, policy: deps.policy }) } : {}),
+  };
+  return { starter, review, close: async () => undefined };
 }
 
 export interface AzureApprovalActivitiesDeps {
-  broker: Broker;
+  /** the pipeline's Executor port */
+  executor: ApprovalExecutor;
+  policy: PolicyConfig;
   audit: AuditLog;
   secrets: SecretProvider;
   entraToken?: EntraTokenFunction;
@@ -151,7 +138,8 @@ export function createAzureApprovalActivities(deps: AzureApprovalActivitiesDeps)
     store: deps.store ?? requestStoreFromSettings(deps.credential),
     audit: deps.audit,
     notifier: notifierFromSettings(deps.credential, deps.secrets, deps.log),
-    broker: () => deps.broker,
+    executor: () => deps.executor,
+    policy: deps.policy,
     secrets: deps.secrets,
     clock: deps.clock ?? systemClock,
     log: deps.log,

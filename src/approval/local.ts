@@ -3,21 +3,20 @@
  * orchestrator in the in-process runner, Teams posted in-process (when a webhook is configured),
  * and the dev sign-in for the review page. Same store, rules, pages and orchestrator as in Azure.
  */
-import { computeImpact } from './review/impact.js';
-import { inboxRoutes } from '../http/routes/approval-inbox.js';
+import { impactOf, type ImpactPreview } from './review/impact.js';
+import type { Principal } from '../identity/principal.js';
+import type { ApprovalRequestRecord } from './types.js';
 import { ContainerClient } from '@azure/storage-blob';
 import { systemClock, type AuditLog, type Clock, type IdentityVerifier, type SecretProvider } from '../broker/ports.js';
-import type { ApprovalStarter, Broker, PendingApproval } from '../broker/pipeline.js';
+import type { ApprovalExecutor, ApprovalStarter, PendingApproval } from '../broker/types.js';
 import type { PolicyConfig } from '../policy/schema.js';
 import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { EntraTokenFunction } from '../db/credentials.js';
 import type { Logger } from '../log.js';
-import type { AppDeps } from '../http/app.js';
-import { approvalRoutes, devSignInRoutes } from '../http/routes/approvals.js';
-import { requestRoutes } from '../http/routes/requests.js';
+import type { ApproverIdentityOptions } from './review/approver-identity.js';
 import { createApprovalActivities } from './workflow/activities.js';
 import { createBlobRequestStore, DEFAULT_REQUESTS_CONTAINER } from './store/blob-request-store.js';
-import { createApprovalDecisions } from './workflow/decide.js';
+import { createApprovalDecisions, type ApprovalDecisions } from './workflow/decide.js';
 import { createInProcessRunner, type InProcessRunner } from './workflow/in-process-runner.js';
 import { reviewUrlOf, type ApprovalNotifier } from './notify/notification.js';
 import { approvalOrchestrator } from './workflow/orchestrator.js';
@@ -26,11 +25,30 @@ import { createApprovalStarter, type OrchestrationClient } from './workflow/star
 import { createTeamsWebhookNotifier, teamsWebhookUrlFromSettings } from './notify/teams-notifier.js';
 import { DECISION_EVENT } from './types.js';
 
-export type RouteGroup = NonNullable<AppDeps['routes']>[number];
+/**
+ * What the request status route and the review page serve: the host's composition root
+ * (src/compose.ts) mounts them on the app.
+ */
+export interface ApprovalReview {
+  store: RequestStore;
+  decisions: ApprovalDecisions;
+  /** who may open the review page, and how a platform sign-in is trusted */
+  identity: ApproverIdentityOptions;
+  clock: Clock;
+  /** the review page of a request on the public URL */
+  reviewUrl?: (requestId: string) => string;
+  /** where a browser without a session signs in; `next` is the page to return to */
+  signInUrl: (next: string) => string;
+  publicBaseUrl?: string;
+  /** local host: the dev sign-in page */
+  devIssuer?: DevIssuer;
+  /** the impact preview of a held UPDATE/DELETE, as this approver's reads would see it */
+  impact?: (record: ApprovalRequestRecord, approver: Principal) => Promise<ImpactPreview | undefined>;
+}
 
 export interface ApprovalWiring {
   starter: ApprovalStarter;
-  routes: RouteGroup[];
+  review: ApprovalReview;
   close(): Promise<void>;
 }
 
@@ -39,8 +57,8 @@ export interface LocalApprovalsDeps {
   audit: AuditLog;
   verifier: IdentityVerifier;
   secrets: SecretProvider;
-  /** the pipeline; created after this wiring (it takes the starter), hence a function */
-  broker: () => Broker | Promise<Broker>;
+  /** the pipeline's Executor port; the pipeline is created after this wiring (it takes the starter), hence a function */
+  executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
   /** URL of the local host, for links in cards and redirects, e.g. http://127.0.0.1:7071 */
   publicBaseUrl: string;
   log: Logger;
@@ -72,7 +90,8 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
     store,
     audit: deps.audit,
     notifier,
-    broker: deps.broker,
+    executor: deps.executor,
+    policy: deps.policy,
     secrets: deps.secrets,
     clock,
     log: deps.log,
@@ -91,22 +110,18 @@ export function createLocalApprovals(deps: LocalApprovalsDeps): LocalApprovals {
   const reviewUrl = (id: string) => reviewUrlOf(deps.publicBaseUrl, id);
   const starter = createApprovalStarter({ store, client, clock, log: deps.log, reviewUrl, ...(deps.expiresAfterMs ? { expiresAfterMs: deps.expiresAfterMs } : {}) });
   const decisions = createApprovalDecisions({ store, audit: deps.audit, policy: deps.policy, client, clock, log: deps.log });
-  const routes: RouteGroup[] = [
-    requestRoutes({ policy: deps.policy, store, clock, reviewUrl }),
-    inboxRoutes({ policy: deps.policy, store, clock, identity: { verifier: deps.verifier, platform: 'refuse' }, signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}` }),
-    approvalRoutes({
-      policy: deps.policy,
-      decisions,
-      identity: { verifier: deps.verifier, platform: 'refuse' },
-      clock,
-      log: deps.log,
-      signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
-      publicBaseUrl: deps.publicBaseUrl,
-      impact: async (record, approver) => computeImpact(await deps.broker(), record, approver),
-    }),
-  ];
-  if (deps.devIssuer) routes.push(devSignInRoutes({ devIssuer: deps.devIssuer }));
-  return { starter, routes, store, runner, close: () => runner.close() };
+  const review: ApprovalReview = {
+    store,
+    decisions,
+    identity: { verifier: deps.verifier, platform: 'refuse' },
+    clock,
+    reviewUrl,
+    signInUrl: (next) => `/api/dev/sign-in?next=${encodeURIComponent(next)}`,
+    publicBaseUrl: deps.publicBaseUrl,
+    impact: impactOf({ executor: deps.executor, policy: deps.policy }),
+    ...(deps.devIssuer ? { devIssuer: deps.devIssuer } : {}),
+  };
+  return { starter, review, store, runner, close: () => runner.close() };
 }
 
 function localStore(deps: LocalApprovalsDeps): RequestStore {

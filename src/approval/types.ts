@@ -4,7 +4,7 @@
  */
 import type { AuditActor, Reason } from '../broker/ports.js';
 import type { Principal } from '../identity/principal.js';
-import type { ColumnOut } from '../broker/pipeline.js';
+import type { ColumnOut } from '../broker/types.js';
 
 export type RequestState = 'pending_approval' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed';
 

@@ -4,7 +4,8 @@
  */
 import { BrokerError, isBrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { AuditActor, AuditEventInput, AuditLog, Clock, EventPublisher } from './ports.js';
+import type { AuditActor, AuditEventInput, AuditLog, Clock } from './ports.js';
+import { RequestError, type ApprovalStarter, type ApprovedExecution, type ApprovalExecutor, type ColumnOut, type ExecutionResult, type PendingApproval, type QueryOutcome, type QueryRequest } from './types.js';
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
@@ -19,6 +20,7 @@ import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
 import { unknownFunctions } from '../sql/function-names.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
 import { databaseErrorInfo } from '../db/errors.js';
+import type { PoolHandle } from '../db/pools.js';
 import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import { identityOf } from '../db/identity.js';
@@ -29,75 +31,11 @@ import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
 import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData, requestReceivedData, sqlHashOf } from '../audit/events.js';
 
-export interface QueryRequest {
-  connection: string;
-  sql: string;
-  params: unknown[];
-  sessionId?: string;
-  maxRows?: number;
-  dryRun: boolean;
-  reason?: string;
-}
-
-export type ColumnOut = import('../masking/index.js').ResultColumn;
-
-export type QueryOutcome =
-  | {
-      decision: 'allowed';
-      requestId: string;
-      sessionId: string;
-      executed: true;
-      columns: ColumnOut[];
-      rows: unknown[][];
-      rowCount: number;
-      truncated: boolean;
-      durationMs: number;
-    }
-  | { decision: 'allowed'; requestId: string; sessionId: string; executed: false; reasons: Reason[]; estimatedRows?: number; statementKind: string }
-  /** a dry run of a statement that would be held for a human: nothing was held, no request exists */
-  | { decision: 'would_need_approval'; sessionId: string; executed: false; reasons: Reason[]; estimatedRows?: number; statementKind: string; sqlHash: string }
-  | { decision: 'pending_approval'; requestId: string; sessionId: string; sqlHash: string; reasons: Reason[]; expiresAt: string; estimatedRows?: number; approvalUrl?: string };
-
-/** Raised for refusals after a request id exists, so the HTTP layer can echo it. */
-export class RequestError extends Error {
-  constructor(
-    readonly requestId: string,
-    readonly sessionId: string,
-    readonly error: BrokerError,
-  ) {
-    super(error.message);
-    this.name = 'RequestError';
-  }
-}
-
-/** What the approval workflow needs to hold a statement until a human decides. */
-export interface PendingApproval {
-  requestId: string;
-  sessionId: string;
-  principal: Principal;
-  connection: string;
-  profileName: string;
-  sql: string;
-  params: unknown[];
-  sqlHash: string;
-  reasons: Reason[];
-  estimatedRows?: number;
-  expiresAfterMinutes: number;
-  reason?: string;
-}
-
-export interface ApprovalStarter {
-  /** `approvalUrl`: the review page on the broker's public URL, for the agent to hand to a human */
-  start(pending: PendingApproval): Promise<{ expiresAt: string; approvalUrl?: string }>;
-}
-
 export interface BrokerDeps {
   policy: PolicyConfig;
   audit: AuditLog;
-  events: EventPublisher;
   connections: ConnectionRuntime;
   clock: Clock;
-  log: Logger;
   /** HMAC key of the `hash` masker */
   hashKey?: Uint8Array;
   /** without it, statements that need approval are refused with `approval_required` */
@@ -122,13 +60,13 @@ function asFactError(e: unknown, plan?: MaskPlan, sql?: string): BrokerError {
   return new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
 }
 
-export class Broker {
+export class Broker implements ApprovalExecutor {
   /** default sessions this broker just started, until their first record is written */
   private readonly newSessions = new Set<string>();
   /** per identity, the session of requests that name none (see default-sessions.ts) */
   private readonly defaultSessions = new DefaultSessions();
 
-  constructor(readonly deps: BrokerDeps) {}
+  constructor(private readonly deps: BrokerDeps) {}
 
   maskingInput(principal: Principal): MaskingPolicyInput {
     const m = this.deps.policy.masking;
@@ -211,14 +149,11 @@ export class Broker {
 
     if (decision.outcome === 'needs_approval') {
       await this.recordOrUnavailable(requestId, sessionId, ...decisionEvents);
-      const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons: decision.reasons, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
-      if (estimatedRows !== undefined) pending.estimatedRows = estimatedRows;
-      if (req.reason !== undefined) pending.reason = req.reason;
       if (req.dryRun) {
         // A dry run holds nothing: no request is created, nobody is asked.
         return { decision: 'would_need_approval', sessionId, executed: false, reasons: decision.reasons, statementKind: a.kind, sqlHash: a.sqlHash, ...(estimatedRows === undefined ? {} : { estimatedRows }) };
       }
-      return await this.holdForApproval(pending, resolved.profile);
+      return await this.holdForApproval(pendingApproval(requestId, sessionId, principal, req, resolved, a.sqlHash, decision.reasons, estimatedRows), resolved.profile);
     }
 
     if (req.dryRun) {
@@ -243,9 +178,7 @@ export class Broker {
       ];
       const held = auditEvent('decision', requestId, actor, decisionData({ outcome: 'pending_approval', reasons, profile: profileName, sqlHash, statementKind: a.kind, estimatedRows: e.affectedRows }));
       await this.recordOrUnavailable(requestId, sessionId, held);
-      const pending: PendingApproval = { requestId, sessionId, principal, connection: req.connection, profileName, sql: req.sql, params: req.params, sqlHash: a.sqlHash, reasons, estimatedRows: e.affectedRows, expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60 };
-      if (req.reason !== undefined) pending.reason = req.reason;
-      return await this.holdForApproval(pending, resolved.profile);
+      return await this.holdForApproval(pendingApproval(requestId, sessionId, principal, req, resolved, a.sqlHash, reasons, e.affectedRows), resolved.profile);
     }
   }
 
@@ -320,11 +253,30 @@ export class Broker {
     }
   }
 
+  async planMasking(analysis: Analysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan> {
+    const input = this.maskingInput(viewer);
+    if (options?.asExempt === false) input.exempt = false;
+    return await planMasking(analysis, input, this.deps.connections.columnCatalog(target.connection, target.dbRole));
+  }
+
+  async readPool(connection: string, profileName: string): Promise<PoolHandle> {
+    const profile = this.deps.policy.profiles[profileName];
+    if (!profile) throw new BrokerError('policy_denied', `The policy no longer has profile "${profileName}".`);
+    return await this.deps.connections.pool(connection, profileName, profile, 'read');
+  }
+
+  async executeApproved(x: ApprovedExecution): Promise<ExecutionResult> {
+    const profile = this.deps.policy.profiles[x.profileName];
+    if (!profile) throw new BrokerError('policy_denied', `The policy no longer has profile "${x.profileName}"; nothing was executed.`);
+    // approval.decided is already in the chain: that is this statement's decision event.
+    return await this.executeAndMask({ ...x, profile, maxRows: undefined, decisionEvents: [], signal: undefined });
+  }
+
   /**
    * Execute an allowed statement and mask its result; nothing is returned before the decision and
    * the outcome are recorded.
    */
-  async executeAndMask(x: {
+  private async executeAndMask(x: {
     requestId: string;
     sessionId: string;
     actor: AuditActor;
@@ -342,10 +294,10 @@ export class Broker {
     /** writes: roll back and throw AffectedRowsOverLimit when more rows than this change */
     maxAffectedRows?: number;
     /** run on a pool other than the profile's own (approved work under a JIT role) */
-    handle?: import('../db/pools.js').PoolHandle;
+    handle?: PoolHandle;
     /** approved work: the approver's object id, visible to the database as qb.approved_by */
     approvedBy?: string;
-  }): Promise<{ columns: ColumnOut[]; rows: unknown[][]; rowCount: number; truncated: boolean; durationMs: number }> {
+  }): Promise<ExecutionResult> {
     const { requestId, sessionId, actor, analysis } = x;
     const mode = analysis.kind === 'read' ? 'read' : 'write';
     const started = performance.now();
@@ -445,6 +397,25 @@ export class Broker {
       details: { sqlstate: '42883', suggestions: Object.fromEntries(unknown.map((u) => [u.name, u.suggestions])) },
     });
   }
+}
+
+/** The request the approval workflow holds: the statement as asked, and why it needs a human. */
+function pendingApproval(requestId: string, sessionId: string, principal: Principal, req: QueryRequest, resolved: ResolvedProfile, sqlHash: string, reasons: Reason[], estimatedRows: number | undefined): PendingApproval {
+  const pending: PendingApproval = {
+    requestId,
+    sessionId,
+    principal,
+    connection: req.connection,
+    profileName: resolved.name,
+    sql: req.sql,
+    params: req.params,
+    sqlHash,
+    reasons,
+    expiresAfterMinutes: resolved.profile.approval?.expiresAfterMinutes ?? 60,
+  };
+  if (estimatedRows !== undefined) pending.estimatedRows = estimatedRows;
+  if (req.reason !== undefined) pending.reason = req.reason;
+  return pending;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The ports the pipeline depends on. Azure adapters and local adapters implement them; one
- * composition root per host (functions/, src/local/) wires them.
+ * composition root (src/compose.ts, called by functions/ and src/local/) wires them.
  */
 import type { Principal } from '../identity/principal.js';
 import type { Reason } from '../errors.js';

@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { BrokerError } from '../errors.js';
 import type { IdentityVerifier } from '../broker/ports.js';
 import type { Broker } from '../broker/pipeline.js';
+import type { PolicyConfig } from '../policy/schema.js';
 import type { Principal } from '../identity/principal.js';
 import type { DevIssuer } from '../identity/dev-issuer.js';
 import type { Logger } from '../log.js';
@@ -18,8 +19,12 @@ export interface HttpEnv {
 
 export type BrokerApp = OpenAPIHono<HttpEnv>;
 
+/** A group of routes the composition root mounts (`auth`: the bearer authentication middleware). */
+export type RouteGroup = (app: BrokerApp, auth: MiddlewareHandler<HttpEnv>) => void;
+
 export interface AppDeps {
   broker: Broker;
+  policy: PolicyConfig;
   verifier: IdentityVerifier;
   log: Logger;
   /** dependency name → "ok" | "unavailable", for GET /api/health (no secrets) */
@@ -29,7 +34,7 @@ export interface AppDeps {
   /** local host only: the dev issuer's token and JWKS routes */
   devIssuer?: DevIssuer;
   /** more route groups (requests, approvals, sessions, connections, MCP) */
-  routes?: ((app: BrokerApp, auth: MiddlewareHandler<HttpEnv>) => void)[];
+  routes?: RouteGroup[];
 }
 
 // RFC 9728 metadata must be readable without a token: it says how to get one.
@@ -67,7 +72,7 @@ async function readJsonBody<T extends z.ZodType>(c: Context, schema: T, known: r
 
 export function createApp(deps: AppDeps): BrokerApp {
   const { broker } = deps;
-  const policy = broker.deps.policy;
+  const { policy } = deps;
   const limiter = new RateLimiter(policy.limits.requestsPerMinute);
 
   const app = new OpenAPIHono<HttpEnv>({

@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import { BrokerError } from '../errors.js';
-import { RequestError } from '../broker/pipeline.js';
+import { RequestError } from '../broker/types.js';
 import { newRequestId } from '../broker/ids.js';
 import type { Logger } from '../log.js';
-import { protectedResourceMetadataUrl } from './routes/well-known.js';
+import { protectedResourceMetadataUrl } from './resource-metadata.js';
 import { hintFor, type Channel, type HintContext } from './hints.js';
 
 /** The error body CONTRACT.md promises: `{ error: { code, message, reasons? }, requestId }`. */

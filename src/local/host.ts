@@ -4,7 +4,7 @@ import type { PolicyConfig } from '../policy/schema.js';
 import { createDevIssuer, type DevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/verify.js';
 import { audiencesOf, primaryAudience } from '../identity/audience.js';
-import { createBrokerRuntime, type BrokerRuntime } from '../broker/runtime.js';
+import { createBrokerRuntime, type BrokerRuntime } from '../compose.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../audit/blob-log.js';
 import { createInProcessPublisher } from '../events/in-process.js';
 import { createEnvSecretProvider } from '../secrets/env.js';
@@ -73,7 +73,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     devIssuer,
     publicBaseUrl: o.publicHost ? `http://${o.publicHost}:${port}` : base,
     blobConnectionString: o.blobConnectionString,
-    broker: () => runtime.broker,
+    executor: () => runtime.broker,
     ...o.approvals,
   });
   const runtime = await createBrokerRuntime({
@@ -84,8 +84,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     secrets,
     log,
     devIssuer,
-    approvals: approvals.starter,
-    routes: approvals.routes,
+    approvals,
   });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: runtime.app.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));

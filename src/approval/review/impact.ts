@@ -9,10 +9,11 @@
 import { deparse } from 'pgsql-deparser';
 import type { Node } from '@pgsql/types';
 import { isBrokerError } from '../../errors.js';
-import type { Broker, ColumnOut } from '../../broker/pipeline.js';
+import type { ApprovalExecutor, ColumnOut } from '../../broker/types.js';
+import type { PolicyConfig } from '../../policy/schema.js';
 import type { Principal } from '../../identity/principal.js';
 import { analyzeSql } from '../../sql/analyze.js';
-import { planMasking, prepareOrigins, applyMasking } from '../../masking/index.js';
+import { prepareOrigins, applyMasking } from '../../masking/index.js';
 import { executeStatement } from '../../db/execute.js';
 import { identityOf } from '../../db/identity.js';
 import { toJsonRows } from '../../db/values.js';
@@ -65,10 +66,21 @@ export async function previewQueries(stmt: unknown): Promise<{ count: string; ro
 }
 
 /** Compute the preview for this approver now; failures become an `unavailable` preview, never a guess. */
-export async function computeImpact(broker: Broker, record: ApprovalRequestRecord, approver: Principal): Promise<ImpactPreview | undefined> {
+/** What the preview needs: the policy and the pipeline's Executor port (masking plans, a read pool). */
+export interface ImpactDeps {
+  executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
+  policy: PolicyConfig;
+}
+
+/** The preview function the review page calls. */
+export function impactOf(deps: ImpactDeps): (record: ApprovalRequestRecord, approver: Principal) => Promise<ImpactPreview | undefined> {
+  return (record, approver) => computeImpact(deps, record, approver);
+}
+
+export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRecord, approver: Principal): Promise<ImpactPreview | undefined> {
   const computedAt = new Date().toISOString();
   const unavailable = (message: string): ImpactPreview => ({ kind: 'unavailable', computedAt, message });
-  const policy = broker.deps.policy;
+  const policy = deps.policy;
   const profile = policy.profiles[record.profile];
   if (!profile) return unavailable('The profile of this request no longer exists.');
   let analysis;
@@ -86,8 +98,9 @@ export async function computeImpact(broker: Broker, record: ApprovalRequestRecor
   }
   try {
     const rowsAnalysis = analyzeSql(built.rows, { maxLength: Number.MAX_SAFE_INTEGER });
-    const plan = await planMasking(rowsAnalysis, broker.maskingInput(approver), broker.deps.connections.columnCatalog(record.connection, profile.dbRole));
-    const handle = await broker.deps.connections.pool(record.connection, record.profile, profile, 'read');
+    const executor = await deps.executor();
+    const plan = await executor.planMasking(rowsAnalysis, approver, { connection: record.connection, dbRole: profile.dbRole });
+    const handle = await executor.readPool(record.connection, record.profile);
     const identity = identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId);
     const counted = await executeStatement(handle, { sql: built.count, params: record.params, maxRows: 1, mode: 'read', identity });
     const sample = await executeStatement(handle, { sql: built.rows, params: record.params, maxRows: PREVIEW_ROWS, maxRowBytes: profile.maxResultBytes, mode: 'read', identity });
@@ -103,10 +116,10 @@ export async function computeImpact(broker: Broker, record: ApprovalRequestRecor
 }
 
 /** The card's one line: the count only (no row values leave for Teams), or why there is none. */
-export async function impactLine(broker: Broker, record: ApprovalRequestRecord): Promise<string | undefined> {
+export async function impactLine(deps: ImpactDeps, record: ApprovalRequestRecord): Promise<string | undefined> {
   // A viewer with no claims: never exempt from masking (the rows are not used here anyway).
   const nobody: Principal = { oid: 'query-broker:card', sub: 'query-broker:card', roles: [], groups: [], idtyp: 'app', exp: 0 };
-  const p = await computeImpact(broker, record, nobody);
+  const p = await computeImpact(deps, record, nobody);
   if (!p) return undefined;
   if (p.kind === 'unavailable') return `no preview: ${p.message}`;
   return `would touch ${p.rowCount} row(s) (computed ${p.computedAt} UTC)`;

@@ -6,7 +6,8 @@
  */
 import { impactLine } from '../review/impact.js';
 import { BrokerError, isBrokerError } from '../../errors.js';
-import { RequestError, type Broker } from '../../broker/pipeline.js';
+import { RequestError, type ApprovalExecutor } from '../../broker/types.js';
+import type { PolicyConfig } from '../../policy/schema.js';
 import type { AuditLog, Clock, SecretProvider } from '../../broker/ports.js';
 import type { EntraTokenFunction } from '../../db/credentials.js';
 import type { Logger } from '../../log.js';
@@ -28,8 +29,9 @@ export interface ApprovalActivityDeps {
   store: RequestStore;
   audit: AuditLog;
   notifier: ApprovalNotifier;
-  /** the pipeline (built after the approval wiring, hence a function) */
-  broker: () => Broker | Promise<Broker>;
+  /** the pipeline's Executor port (the pipeline is built after the approval wiring, hence a function) */
+  executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
+  policy: PolicyConfig;
   secrets: SecretProvider;
   entraToken?: EntraTokenFunction;
   clock: Clock;
@@ -75,7 +77,7 @@ export function createApprovalActivities(deps: ApprovalActivityDeps): ApprovalAc
       await recordRequested(audit, record);
       try {
         const notification = notificationOf(record, deps.reviewUrl(requestId));
-        const impact = await impactLine(await deps.broker(), record).catch(() => undefined);
+        const impact = await impactLine({ executor: deps.executor, policy: deps.policy }, record).catch(() => undefined);
         if (impact !== undefined) notification.impact = impact;
         await deps.notifier.notify(notification);
       } catch (e) {
@@ -115,7 +117,8 @@ export function createApprovalActivities(deps: ApprovalActivityDeps): ApprovalAc
       let result;
       try {
         result = await executeApproved(claimed.record, {
-          broker: await deps.broker(),
+          executor: await deps.executor(),
+          policy: deps.policy,
           secrets: deps.secrets,
           log,
           ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),

@@ -12,9 +12,10 @@
 import { BrokerError, isBrokerError } from '../../errors.js';
 import { sqlHash } from '../../sql/analyze.js';
 import { analyzeSql } from '../../sql/analyze.js';
-import { planMasking, type MaskPlan } from '../../masking/index.js';
-import { RequestError, type Broker } from '../../broker/pipeline.js';
-import type { ColumnCatalog } from '../../masking/index.js';
+import type { MaskPlan } from '../../masking/index.js';
+import { RequestError, type ApprovalExecutor, type ApprovedExecution } from '../../broker/types.js';
+import type { PolicyConfig } from '../../policy/schema.js';
+import { isExemptFromMasking } from '../../policy/profiles.js';
 import type { Analysis } from '../../sql/types.js';
 import type { SecretProvider } from '../../broker/ports.js';
 import type { EntraTokenFunction } from '../../db/credentials.js';
@@ -25,7 +26,9 @@ import { withJitPool } from './jit-pool.js';
 import type { ApprovalRequestRecord, ApprovalResult, RequesterInfo } from '../types.js';
 
 export interface ExecuteApprovedDeps {
-  broker: Broker;
+  /** the pipeline, through its Executor port */
+  executor: ApprovalExecutor;
+  policy: PolicyConfig;
   secrets: SecretProvider;
   entraToken?: EntraTokenFunction;
   log: Logger;
@@ -55,36 +58,30 @@ function principalOf(r: RequesterInfo): Principal {
 
 export async function executeApproved(record: ApprovalRequestRecord, deps: ExecuteApprovedDeps): Promise<ApprovalResult> {
   assertApprovedText(record);
-  const { broker } = deps;
-  const policy = broker.deps.policy;
+  const { executor, policy } = deps;
   const profile = policy.profiles[record.profile];
   const connection = policy.connections[record.connection];
   if (!profile || !connection || !profile.connections.includes(record.connection)) {
     throw new BrokerError('policy_denied', `The policy no longer lets profile "${record.profile}" use connection "${record.connection}"; nothing was executed.`);
   }
   const analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
-  const { plan, withhold } = await storedResultPlan(broker, record, analysis, broker.deps.connections.columnCatalog(record.connection, profile.dbRole));
+  const { plan, withhold } = await storedResultPlan(deps, record, analysis, { connection: record.connection, dbRole: profile.dbRole });
   const mode = analysis.kind === 'read' ? 'read' : 'write';
-  const request = {
+  const approved: ApprovedExecution = {
     requestId: record.requestId,
     sessionId: record.sessionId,
     actor: actorOfRequester(record.requester),
     connection: record.connection,
     profileName: record.profile,
-    profile,
-    analysis,
-    plan,
     sql: record.sql,
     params: record.params,
-    maxRows: undefined,
-    // approval.decided is already in the chain: that is this statement's decision event.
-    decisionEvents: [],
-    signal: undefined,
+    analysis,
+    plan,
     // The database sees the requester as the principal and the approver as qb.approved_by.
     ...(record.decision?.approver.oid ? { approvedBy: record.decision.approver.oid } : {}),
   };
   const run = async (): Promise<ApprovalResult> => {
-    if (!connection.admin) return await broker.executeAndMask(request);
+    if (!connection.admin) return await executor.executeApproved(approved);
 
     const jitOptions = {
       connectionName: record.connection,
@@ -96,7 +93,7 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
       log: deps.log,
       ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),
     } as const;
-    return await withJitPool(jitOptions, (handle) => broker.executeAndMask({ ...request, handle }));
+    return await withJitPool(jitOptions, (handle) => executor.executeApproved({ ...approved, handle }));
   };
   if (!withhold) return await run();
   let result: ApprovalResult;
@@ -125,16 +122,16 @@ const WITHHELD_ROWS =
  * under the requester's exempt plan (whose `executed` event keeps no sample, as in the pipeline) and
  * nothing of its rows is stored.
  */
-async function storedResultPlan(broker: Broker, record: ApprovalRequestRecord, analysis: Analysis, catalog: ColumnCatalog): Promise<{ plan: MaskPlan; withhold: boolean }> {
-  const requesterInput = broker.maskingInput(principalOf(record.requester));
-  if (!requesterInput.exempt) return { plan: await planMasking(analysis, requesterInput, catalog), withhold: false };
+async function storedResultPlan(deps: ExecuteApprovedDeps, record: ApprovalRequestRecord, analysis: Analysis, target: { connection: string; dbRole: string | undefined }): Promise<{ plan: MaskPlan; withhold: boolean }> {
+  const requester = principalOf(record.requester);
+  if (!isExemptFromMasking(deps.policy, requester)) return { plan: await deps.executor.planMasking(analysis, requester, target), withhold: false };
   try {
-    return { plan: await planMasking(analysis, { ...requesterInput, exempt: false }, catalog), withhold: false };
+    return { plan: await deps.executor.planMasking(analysis, requester, target, { asExempt: false }), withhold: false };
   } catch (e) {
     // Refused by masking (inference through a predicate, a masked value written elsewhere): the
     // exempt requester may run it, but its rows must not reach anyone else.
     if (!isBrokerError(e) || e.code !== 'policy_denied') throw e;
-    return { plan: await planMasking(analysis, requesterInput, catalog), withhold: true };
+    return { plan: await deps.executor.planMasking(analysis, requester, target), withhold: true };
   }
 }
 

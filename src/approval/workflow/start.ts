@@ -3,7 +3,7 @@
  * it), then start its orchestration, named after the request id.
  */
 import { BrokerError } from '../../errors.js';
-import type { ApprovalStarter, PendingApproval } from '../../broker/pipeline.js';
+import type { ApprovalStarter, PendingApproval } from '../../broker/types.js';
 import type { Clock } from '../../broker/ports.js';
 import type { Logger } from '../../log.js';
 import { updateRequest, type RequestStore } from '../store/request-store.js';

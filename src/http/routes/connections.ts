@@ -6,7 +6,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { BrokerError } from '../../errors.js';
-import type { Broker } from '../../broker/pipeline.js';
+import type { ConnectionRuntime } from '../../broker/connections.js';
+import type { Logger } from '../../log.js';
 import type { Principal } from '../../identity/principal.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import { isExemptFromMasking, profilesFor, resolveProfile } from '../../policy/profiles.js';
@@ -115,6 +116,12 @@ export interface SchemaDiscovery {
 /** Per column name, the masker results get for an identity that is not exempt (false: none). */
 type MaskedFlags = ReadonlyMap<string, false | string>;
 
+export interface SchemaDiscoveryDeps {
+  policy: PolicyConfig;
+  connections: ConnectionRuntime;
+  log: Logger;
+}
+
 /**
  * The listing comes from the connection's catalog (db/catalog: read on the login role with the
  * privileges of the profile's `dbRole`, cached with the catalog's other answers and forgotten with
@@ -122,8 +129,8 @@ type MaskedFlags = ReadonlyMap<string, false | string>;
  * traced to their base columns, rules on inheritance parents covering partitions), computed once
  * per listing; when it cannot be computed the schema is refused, never guessed.
  */
-export function createSchemaDiscovery(broker: Broker): SchemaDiscovery {
-  const { policy, connections, log } = broker.deps;
+export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscovery {
+  const { policy, connections, log } = deps;
   /** flags per listing object: a new listing (new catalog generation) is flagged afresh */
   const flagsOf = new WeakMap<readonly SchemaRelation[], Promise<MaskedFlags[]>>();
 
@@ -204,7 +211,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 // Routes
 
 export interface ConnectionRouteDeps {
-  broker: Broker;
+  policy: PolicyConfig;
   schema: SchemaDiscovery;
 }
 
@@ -215,7 +222,7 @@ const SchemaFilter = z.object({
 });
 
 export function registerConnectionRoutes(app: BrokerApp, _auth: MiddlewareHandler<HttpEnv>, deps: ConnectionRouteDeps): void {
-  const policy = deps.broker.deps.policy;
+  const { policy } = deps;
 
   app.openapi(
     createRoute({

@@ -11,9 +11,11 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { BrokerError } from '../../errors.js';
-import type { Broker, QueryRequest } from '../../broker/pipeline.js';
+import type { Broker } from '../../broker/pipeline.js';
+import type { QueryRequest } from '../../broker/types.js';
 import type { Principal } from '../../identity/principal.js';
 import type { Logger } from '../../log.js';
+import type { PolicyConfig } from '../../policy/schema.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { describeFailure, errorBody, logFailure } from '../errors.js';
 import { newRequestId } from '../../broker/ids.js';
@@ -24,8 +26,11 @@ export const MCP_PATH = '/api/mcp';
 
 export interface McpRouteDeps {
   broker: Broker;
+  policy: PolicyConfig;
   schema: SchemaDiscovery;
-  log?: Logger;
+  log: Logger;
+  /** the status of a request held for approval (routes/requests.ts `requestStatusOf`); absent without an approval workflow */
+  requestStatus?: (principal: Principal, requestId: string) => Promise<unknown>;
   /** reported to MCP clients as the server version */
   version?: string;
 }
@@ -94,15 +99,12 @@ const RequestIdArg = z
 
 interface ToolContext {
   principal: Principal;
-  /** the caller's Authorization header, forwarded to the request status route */
-  authorization: string;
   signal: AbortSignal;
 }
 
 /** One MCP server for one HTTP request of one verified principal. */
-function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpServer {
-  const { broker, schema } = deps;
-  const log = deps.log ?? broker.deps.log;
+function buildServer(deps: McpRouteDeps, ctx: ToolContext): McpServer {
+  const { broker, schema, log } = deps;
   const server = new McpServer({ name: 'query-broker', title: 'Query Broker', version: deps.version ?? '0.1.0' }, { instructions: INSTRUCTIONS });
 
   server.registerTool(
@@ -116,7 +118,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
         'An empty list means your identity matches no profile: ask a human to grant you an app role such as Query.Read.',
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async () => toolResult({ connections: listConnectionsFor(broker.deps.policy, ctx.principal) }),
+    async () => toolResult({ connections: listConnectionsFor(deps.policy, ctx.principal) }),
   );
 
   server.registerTool(
@@ -202,7 +204,7 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
     },
     async (args) => {
       try {
-        return await requestStatus(app, ctx, args.requestId);
+        return await requestStatus(deps, ctx, args.requestId);
       } catch (e) {
         return toolError(e, log);
       }
@@ -212,23 +214,15 @@ function buildServer(app: BrokerApp, deps: McpRouteDeps, ctx: ToolContext): McpS
   return server;
 }
 
-const REQUEST_STATUS_ROUTE = /^\/api\/requests\/:[A-Za-z]+$/;
-
 /**
- * The status of a request, through the app's own `GET /api/requests/{id}` with the caller's
- * token: the same authorization (requester, approvers, auditors) and the same body as REST.
+ * The status of a request, by the same function as REST's `GET /api/requests/{id}`: the same
+ * authorization (requester, approvers, auditors) and the same body.
  */
-async function requestStatus(app: BrokerApp, ctx: ToolContext, requestId: string): Promise<CallToolResult> {
-  if (!app.routes.some((r) => r.method === 'GET' && REQUEST_STATUS_ROUTE.test(r.path))) {
+async function requestStatus(deps: McpRouteDeps, ctx: ToolContext, requestId: string): Promise<CallToolResult> {
+  if (!deps.requestStatus) {
     throw new BrokerError('dependency_unavailable', 'This deployment does not serve request status (no approval workflow is configured).');
   }
-  const res = await app.request(`/api/requests/${encodeURIComponent(requestId)}`, { headers: { authorization: ctx.authorization }, signal: ctx.signal });
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) {
-    const code = (body.error as { code?: string } | undefined)?.code;
-    const hint = code ? RECOVERY[code] : undefined;
-    return toolResult(hint ? { ...body, hint } : body, true);
-  }
+  const body = (await deps.requestStatus(ctx.principal, requestId)) as Record<string, unknown>;
   const next = typeof body.state === 'string' ? STATUS_NEXT[body.state] : undefined;
   return toolResult(next ? { ...body, next } : body);
 }
@@ -277,7 +271,7 @@ export function registerMcpRoutes(app: BrokerApp, _auth: MiddlewareHandler<HttpE
     async (c) => {
       const principal = c.get('principal');
       const signal = c.req.raw.signal;
-      const server = buildServer(app, deps, { principal, authorization: c.req.header('authorization') ?? '', signal });
+      const server = buildServer(deps, { principal, signal });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
       try {

@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 import { BrokerError } from '../../errors.js';
 import type { Clock } from '../../broker/ports.js';
 import type { PolicyConfig } from '../../policy/schema.js';
+import type { Principal } from '../../identity/principal.js';
 import type { RequestStore } from '../../approval/store/request-store.js';
 import { requestView, viewerRole } from '../../approval/review/view.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
@@ -67,6 +68,18 @@ export interface RequestRouteDeps {
   reviewUrl?: (requestId: string) => string;
 }
 
+/**
+ * The status of a request as its requester, an approver or an auditor may see it (REST and the MCP
+ * tool answer with this); `not_found` for anyone else, so a request's existence is not revealed.
+ */
+export async function requestStatusOf(deps: RequestRouteDeps, principal: Principal, requestId: string): Promise<z.infer<typeof RequestStatus>> {
+  const stored = await deps.store.get(requestId);
+  const role = stored ? viewerRole(deps.policy, principal, stored.record) : undefined;
+  if (!stored || !role) throw new BrokerError('not_found', 'No such request, or it is not yours to see.');
+  const view = requestView(stored.record, role, deps.clock.now());
+  return deps.reviewUrl ? { ...view, approvalUrl: deps.reviewUrl(requestId) } : view;
+}
+
 /** Runs the app's bearer authentication unless an earlier middleware already did. */
 export function ensureAuthenticated(auth: MiddlewareHandler<HttpEnv>): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
@@ -94,12 +107,11 @@ export function requestRoutes(deps: RequestRouteDeps): (app: BrokerApp, auth: Mi
       }),
       async (c) => {
         const { requestId } = c.req.valid('param');
-        const principal = c.get('principal');
-        const stored = await deps.store.get(requestId);
-        const role = stored ? viewerRole(deps.policy, principal, stored.record) : undefined;
-        if (!stored || !role) return sendError(c, new BrokerError('not_found', 'No such request, or it is not yours to see.')) as never;
-        const view = requestView(stored.record, role, deps.clock.now());
-        return c.json(deps.reviewUrl ? { ...view, approvalUrl: deps.reviewUrl(requestId) } : view, 200);
+        try {
+          return c.json(await requestStatusOf(deps, c.get('principal'), requestId), 200);
+        } catch (e) {
+          return sendError(c, e) as never;
+        }
       },
     );
   };

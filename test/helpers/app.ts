@@ -13,7 +13,7 @@ import { createJsonLogger } from '../../src/log.js';
 import { demoPolicy } from '../../src/local/demo.js';
 import { validatePolicy } from '../../src/policy/load.js';
 import type { AuditLog } from '../../src/broker/ports.js';
-import type { ApprovalNotification } from '../../src/approval/notification.js';
+import type { ApprovalNotification } from '../../src/approval/notify/notification.js';
 import { createDemoDatabase, type TestDatabase } from './db.js';
 
 /** The public URL the in-process app believes it is served at (no socket is opened). */

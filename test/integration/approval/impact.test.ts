@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalBroker, WRITER, APPROVER, type ApprovalTestBroker } from './harness.js';
-import { computeImpact, previewQueries } from '../../../src/approval/review/impact.js';
+import { computeImpact, previewQueries, type ImpactDeps } from '../../../src/approval/review/impact.js';
 import { analyzeSql } from '../../../src/sql/analyze.js';
 import type { ApprovalRequestRecord } from '../../../src/approval/types.js';
 import type { Principal } from '../../../src/identity/principal.js';
@@ -27,11 +27,14 @@ function record(sql: string, params: unknown[] = []): ApprovalRequestRecord {
   } as ApprovalRequestRecord;
 }
 
+
+const impactDeps = (): ImpactDeps => ({ executor: () => b.runtime.broker, policy: b.runtime.policy });
+
 describe('impact preview', () => {
   it('count and rows match the database, through USING and parameters; nothing is changed', async () => {
     const sql = 'delete from orders o using customers c where o.customer_id = c.id and c.country = $1 and o.amount_cents > $2';
     const before = (await b.db.query('select count(*)::int as n from orders')).rows[0]!.n;
-    const p = await computeImpact(b.runtime.broker, record(sql, ['GB', 1000]), approver(['Query.Approve']));
+    const p = await computeImpact(impactDeps(), record(sql, ['GB', 1000]), approver(['Query.Approve']));
     expect(p?.kind, JSON.stringify(p)).toBe('rows');
     if (p?.kind !== 'rows') return;
     const truth = await b.db.query<{ id: number }>("select o.id from orders o join customers c on o.customer_id = c.id where c.country = 'GB' and o.amount_cents > 1000 order by o.id");
@@ -47,8 +50,8 @@ describe('impact preview', () => {
 
   it('a masked column is masked for a non-exempt approver and clear for an exempt one', async () => {
     const sql = "update customers set country = 'XX' where country = 'GB'";
-    const masked = await computeImpact(b.runtime.broker, record(sql), approver(['Query.Approve']));
-    const clear = await computeImpact(b.runtime.broker, record(sql), approver(['Query.Approve', 'PII.Read']));
+    const masked = await computeImpact(impactDeps(), record(sql), approver(['Query.Approve']));
+    const clear = await computeImpact(impactDeps(), record(sql), approver(['Query.Approve', 'PII.Read']));
     if (masked?.kind !== 'rows' || clear?.kind !== 'rows') throw new Error(JSON.stringify({ masked, clear }));
     expect(masked.rowCount).toBe(2);
     const email = masked.columns.findIndex((c) => c.name === 'email');
@@ -62,9 +65,9 @@ describe('impact preview', () => {
 
   it('a statement whose preview cannot be built says so', async () => {
     const withWrite = 'with gone as (delete from orders returning id) update customers set name = name where id in (select id from gone)';
-    const p = await computeImpact(b.runtime.broker, record(withWrite), approver(['Query.Approve']));
+    const p = await computeImpact(impactDeps(), record(withWrite), approver(['Query.Approve']));
     expect(p).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/data-modifying WITH/) });
-    const setOnly = await computeImpact(b.runtime.broker, record("update customers set name = $1 where country = 'GB'", ['x']), approver(['Query.Approve']));
+    const setOnly = await computeImpact(impactDeps(), record("update customers set name = $1 where country = 'GB'", ['x']), approver(['Query.Approve']));
     expect(setOnly).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/SET list/) });
     expect(await previewQueries(analyzeSql('select 1').stmt.stmt)).toHaveProperty('error');
   });

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalBroker, WRITER, APPROVER, READER, type ApprovalTestBroker } from './harness.js';
 import { buildApprovalCard } from '../../../src/approval/notify/card.js';
 import type { BrokerEvent } from '../../../src/broker/ports.js';
-import type { InProcessPublisher } from '../../../src/events/in-process.js';
 
 let b: ApprovalTestBroker;
 const published: BrokerEvent[] = [];
@@ -20,7 +19,7 @@ beforeAll(async () => {
       p.profiles['agent-read'].requireReason = 'all';
     },
   });
-  (b.runtime.broker.deps.events as InProcessPublisher).subscribe('*', (e) => void published.push(e));
+  b.publisher.subscribe('*', (e) => void published.push(e));
 });
 afterAll(async () => b?.close());
 
@@ -72,7 +71,7 @@ describe('requireReason', () => {
     const events = await b.events(sessionId, requestId);
     expect(events.find((e) => e.type === 'request.received')?.data.reason).toBe(REASON);
     expect(events.find((e) => e.type === 'approval.requested')?.data.reason).toBe(REASON);
-    await (b.runtime.broker.deps.events as InProcessPublisher).settled();
+    await b.publisher.settled();
     // The broker event of the request's audit record (Service Bus in Azure) carries it.
     const announced = published.filter((e) => (e.data as { requestId?: string }).requestId === requestId);
     const details = (type: string) => (announced.find((e) => e.type === type)?.data as { details?: Record<string, unknown> } | undefined)?.details;

@@ -86,7 +86,8 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
   const broker = new Broker({
     policy,
     audit,
-    connections,
+    executor: connections,
+    catalog: connections,
     clock: o.clock ?? systemClock,
     ...(hashKey ? { hashKey } : {}),
     ...(o.approvals ? { approvals: o.approvals.starter } : {}),

@@ -4,7 +4,7 @@
  */
 import { BrokerError, isBrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { AuditActor, AuditEventInput, AuditLog, Clock } from './ports.js';
+import type { AuditActor, AuditEventInput, AuditLog, Catalog, Clock, Executor } from './ports.js';
 import { RequestError, type ApprovalStarter, type ApprovedExecution, type ApprovalExecutor, type ColumnOut, type ExecutionResult, type PendingApproval, type QueryOutcome, type QueryRequest } from './types.js';
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
@@ -25,7 +25,6 @@ import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } fr
 import { toJsonRows } from '../db/values.js';
 import { identityOf } from '../db/identity.js';
 import { runsOnlyOutsideTransaction } from '../sql/outside-transaction.js';
-import type { ConnectionRuntime } from './connections.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
@@ -34,7 +33,10 @@ import { actorFromPrincipal, auditEvent, decisionData, executedData, failedData,
 export interface BrokerDeps {
   policy: PolicyConfig;
   audit: AuditLog;
-  connections: ConnectionRuntime;
+  /** pooled execution (ConnectionRuntime in both hosts) */
+  executor: Executor;
+  /** the catalogs the analysis and masking consult */
+  catalog: Catalog;
   clock: Clock;
   /** HMAC key of the `hash` masker */
   hashKey?: Uint8Array;
@@ -204,10 +206,10 @@ export class Broker implements ApprovalExecutor {
    * guardrail reasons, so the agent learns the most fundamental problem first.
    */
   private async decideWithFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal): Promise<{ decision: Decision; plan: MaskPlan; estimatedRows?: number }> {
-    const { connections, policy } = this.deps;
+    const { catalog, executor, policy } = this.deps;
     const [planResult, volatileResult] = await Promise.allSettled([
-      planMasking(analysis, this.maskingInput(principal), connections.columnCatalog(req.connection, resolved.profile.dbRole)),
-      volatileCalls(connections.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
+      planMasking(analysis, this.maskingInput(principal), catalog.columnCatalog(req.connection, resolved.profile.dbRole)),
+      volatileCalls(catalog.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
     ]);
     if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason, undefined, req.sql);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
@@ -229,7 +231,7 @@ export class Broker implements ApprovalExecutor {
     }
     let estimatedRows: number;
     try {
-      const handle = await connections.pool(req.connection, resolved.name, resolved.profile, 'read');
+      const handle = await executor.pool(req.connection, resolved.name, resolved.profile, 'read');
       estimatedRows = await estimateAffectedRows(handle.pool, analysis, req.sql, req.params);
     } catch (e) {
       throw asFactError(e, plan, req.sql);
@@ -256,13 +258,13 @@ export class Broker implements ApprovalExecutor {
   async planMasking(analysis: Analysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan> {
     const input = this.maskingInput(viewer);
     if (options?.asExempt === false) input.exempt = false;
-    return await planMasking(analysis, input, this.deps.connections.columnCatalog(target.connection, target.dbRole));
+    return await planMasking(analysis, input, this.deps.catalog.columnCatalog(target.connection, target.dbRole));
   }
 
   async readPool(connection: string, profileName: string): Promise<PoolHandle> {
     const profile = this.deps.policy.profiles[profileName];
     if (!profile) throw new BrokerError('policy_denied', `The policy no longer has profile "${profileName}".`);
-    return await this.deps.connections.pool(connection, profileName, profile, 'read');
+    return await this.deps.executor.pool(connection, profileName, profile, 'read');
   }
 
   async executeApproved(x: ApprovedExecution): Promise<ExecutionResult> {
@@ -305,7 +307,7 @@ export class Broker implements ApprovalExecutor {
     // The requester's identity for the database's own policies and logs (db/identity.ts).
     const identity = runsOnlyOutsideTransaction(analysis.stmt.stmt) ? undefined : identityOf(actor, requestId, sessionId, x.approvedBy);
     const run = async () => {
-      const handle = x.handle ?? (await this.deps.connections.pool(x.connection, x.profileName, x.profile, mode));
+      const handle = x.handle ?? (await this.deps.executor.pool(x.connection, x.profileName, x.profile, mode));
       // The result's byte cap is applied below, to what the agent receives: masked cells at their masked size.
       return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(identity ? { identity } : {}), ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
     };
@@ -340,7 +342,7 @@ export class Broker implements ApprovalExecutor {
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     if (analysis.kind === 'ddl') {
       // The shape of the database changed: forget cached columns and functions of this connection.
-      this.deps.connections.invalidateCatalogs(x.connection);
+      this.deps.catalog.invalidateCatalogs(x.connection);
     }
     // An exempt principal received clear values; its record keeps the digest but no sample of them.
     const recorded = executedData({ columns, rows: x.plan.exempt ? [] : rows, rowCount, truncated, durationMs });
@@ -384,7 +386,7 @@ export class Broker implements ApprovalExecutor {
   private async refuseUnknownFunctions(req: QueryRequest, resolved: ResolvedProfile, candidates: QualifiedName[]): Promise<void> {
     let unknown;
     try {
-      const handle = await this.deps.connections.pool(req.connection, resolved.name, resolved.profile, 'read');
+      const handle = await this.deps.executor.pool(req.connection, resolved.name, resolved.profile, 'read');
       unknown = await unknownFunctions(handle.pool, candidates);
     } catch (e) {
       throw asFactError(e, undefined, req.sql);

@@ -4,8 +4,8 @@
  */
 import { BrokerError, isBrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { AuditActor, AuditEventInput, AuditLog, Catalog, Clock, Executor } from './ports.js';
-import { RequestError, type ApprovalStarter, type ApprovedExecution, type ApprovalExecutor, type ColumnOut, type ExecutionResult, type PendingApproval, type QueryOutcome, type QueryRequest } from './types.js';
+import type { AuditActor, AuditEventInput, AuditLog, Clock } from './ports.js';
+import { RequestError, type ApprovalStarter, type Catalog, type Executor, type ApprovedExecution, type ApprovalExecutor, type ColumnOut, type ExecutionResult, type PendingApproval, type QueryOutcome, type QueryRequest } from './types.js';
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';

@@ -4,24 +4,6 @@
  */
 import type { Principal } from '../identity/principal.js';
 import type { Reason } from '../errors.js';
-import type { ProfileConfig } from '../policy/schema.js';
-import type { ExecutionMode, PoolHandle } from '../db/pools.js';
-import type { ColumnCatalog } from '../db/catalog/relations.js';
-import type { FunctionCatalog } from '../db/catalog/functions.js';
-
-/** Where statements run: a warm pool per connection, profile and mode (the profile's role and limits applied). */
-export interface Executor {
-  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle>;
-}
-
-/** What the database says about its objects, per connection and role (names resolve as that role resolves them). */
-export interface Catalog {
-  columnCatalog(connection: string, dbRole?: string): ColumnCatalog;
-  functionCatalog(connection: string, dbRole?: string): FunctionCatalog;
-  /** forget what is cached about a connection (after DDL the broker ran) */
-  invalidateCatalogs(connection: string): void;
-}
-
 export interface IdentityVerifier {
   /** Verify an `Authorization` header value; throws BrokerError('invalid_token') when it is not acceptable. */
   verify(authorization: string | undefined): Promise<Principal>;

@@ -6,8 +6,11 @@ import { BrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { MaskPlan, ResultColumn } from '../masking/index.js';
 import type { Analysis } from '../sql/types.js';
-import type { PoolHandle } from '../db/pools.js';
 import type { AuditActor } from './ports.js';
+import type { ProfileConfig } from '../policy/schema.js';
+import type { ExecutionMode, PoolHandle } from '../db/pools.js';
+import type { ColumnCatalog } from '../db/catalog/relations.js';
+import type { FunctionCatalog } from '../db/catalog/functions.js';
 
 export interface QueryRequest {
   connection: string;
@@ -108,4 +111,17 @@ export interface ApprovalExecutor {
   executeApproved(x: ApprovedExecution): Promise<ExecutionResult>;
   /** The profile's read-only pool on a connection (the approver's impact preview). */
   readPool(connection: string, profileName: string): Promise<PoolHandle>;
+}
+
+/** Where statements run: a warm pool per connection, profile and mode (the profile's role and limits applied). */
+export interface Executor {
+  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle>;
+}
+
+/** What the database says about its objects, per connection and role (names resolve as that role resolves them). */
+export interface Catalog {
+  columnCatalog(connection: string, dbRole?: string): ColumnCatalog;
+  functionCatalog(connection: string, dbRole?: string): FunctionCatalog;
+  /** forget what is cached about a connection (after DDL the broker ran) */
+  invalidateCatalogs(connection: string): void;
 }

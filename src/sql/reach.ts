@@ -7,6 +7,7 @@
 import type { CodeReach, QualifiedName } from './types.js';
 import { nameFromList, operatorsOfExpr } from './names.js';
 import { parseStatements } from './parser.js';
+import { visitObjects } from './walk.js';
 
 export type { CodeReach };
 
@@ -34,15 +35,7 @@ export function collectReach(root: unknown, into: CodeReach): void {
     seen.add(`${kind}${keyOf(n)}`);
     list.push(n);
   };
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    const o = v as Record<string, unknown>;
+  visitObjects(root, (o) => {
     if (Array.isArray(o.funcname)) add('f', into.functions, nameFromList(o.funcname));
     if (typeof o.relname === 'string' && o.catalogname === undefined) {
       add('r', into.relations, typeof o.schemaname === 'string' ? { schema: o.schemaname, name: o.relname } : { name: o.relname });
@@ -58,8 +51,7 @@ export function collectReach(root: unknown, into: CodeReach): void {
         into.types.push(qualifiedText(n));
       }
     }
-    for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
-  }
+  });
 }
 
 /**

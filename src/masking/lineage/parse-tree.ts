@@ -76,22 +76,4 @@ export function figureName(n: Node | undefined): { name: string; certain: boolea
   }
 }
 
-/**
- * Visit every object under `root` (arrays are walked through, iteratively: parse trees can be very
- * deep). Stops and returns true as soon as `visit` returns true.
- */
-export function visitObjects(root: unknown, visit: (o: Record<string, unknown>) => boolean | void): boolean {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    const o = v as Record<string, unknown>;
-    if (visit(o) === true) return true;
-    for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push(x);
-  }
-  return false;
-}
+export { visitObjects } from '../../sql/walk.js';

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { spawnTracked, stopChild, tailOf, tsxArgs } from './processes.js';
 
 export interface HttpReply {
@@ -82,15 +83,11 @@ export interface BrokerServerOptions {
   env: Record<string, string>;
 }
 
-export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerServer> {
-  const container = `bench-${o.audit}-${randomBytes(4).toString('hex')}`;
-  const child = spawnTracked(process.execPath, tsxArgs('bench/lib/broker-server.ts'), {
-    env: { ...process.env, ...o.env, QB_BENCH_POLICY: o.policyJson, QB_BENCH_BLOB: o.blobConnectionString, QB_BENCH_CONTAINER: container, QB_BENCH_AUDIT: o.audit },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+/** The URL a spawned server reports over IPC (`{type:'ready', url}`), or its output's tail when it fails to start. */
+function readyUrl(child: ChildProcess, name: string, timeoutMs: number): Promise<string> {
   const tail = tailOf(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench broker did not start:\n${tail()}`)), 60_000);
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${tail()}`)), timeoutMs);
     child.on('message', (m: { type?: string; url?: string }) => {
       if (m?.type === 'ready' && m.url) {
         clearTimeout(timer);
@@ -99,9 +96,18 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`bench broker exited with ${code}:\n${tail()}`));
+      reject(new Error(`${name} exited with ${code}:\n${tail()}`));
     });
   });
+}
+
+export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerServer> {
+  const container = `bench-${o.audit}-${randomBytes(4).toString('hex')}`;
+  const child = spawnTracked(process.execPath, tsxArgs('bench/lib/broker-server.ts'), {
+    env: { ...process.env, ...o.env, QB_BENCH_POLICY: o.policyJson, QB_BENCH_BLOB: o.blobConnectionString, QB_BENCH_CONTAINER: container, QB_BENCH_AUDIT: o.audit },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const url = await readyUrl(child, 'bench broker', 60_000);
   const admin = new HttpClient(url, 2);
   const reply = (type: string) =>
     new Promise<void>((resolve) => {
@@ -167,20 +173,7 @@ export async function startFloorServer(reply: string): Promise<FloorServer> {
     env: { ...process.env, QB_FLOOR_REPLY: reply },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const tail = tailOf(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`floor server did not start:\n${tail()}`)), 30_000);
-    child.on('message', (m: { type?: string; url?: string }) => {
-      if (m?.type === 'ready' && m.url) {
-        clearTimeout(timer);
-        resolve(m.url);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`floor server exited with ${code}:\n${tail()}`));
-    });
-  });
+  const url = await readyUrl(child, 'floor server', 30_000);
   return {
     url,
     pid: child.pid ?? -1,

@@ -10,11 +10,9 @@ import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.j
 import { createTokenVerifier } from '../../src/identity/verify.js';
 import { audiencesOf, primaryAudience } from '../../src/identity/audience.js';
 import { createJsonLogger } from '../../src/log.js';
-import { demoPolicy } from '../../src/local/demo.js';
-import { validatePolicy } from '../../src/policy/load.js';
 import type { AuditLog } from '../../src/broker/ports.js';
 import type { ApprovalNotification } from '../../src/approval/notify/notification.js';
-import { createDemoDatabase, type TestDatabase } from './db.js';
+import { createDemoSetup, type TestDatabase } from './db.js';
 
 /** The public URL the in-process app believes it is served at (no socket is opened). */
 export const APP_BASE = 'http://broker.test';
@@ -39,13 +37,7 @@ export interface TestApp {
  * containers on the run's Azurite; tokens from a dev issuer whose keys the verifier holds in memory.
  */
 export async function composeTestApp(options: { policyPatch?: (p: Record<string, any>) => void } = {}): Promise<TestApp> {
-  const db = await createDemoDatabase();
-  const envName = `QB_TEST_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
-  process.env[envName] = db.brokerUrl;
-  const raw = demoPolicy() as Record<string, any>;
-  raw.connections.sales.credentials = { env: envName };
-  options.policyPatch?.(raw);
-  const policy = validatePolicy(raw);
+  const { db, policy, releaseEnv } = await createDemoSetup(options.policyPatch);
   const logs: string[] = [];
   const log = createJsonLogger((l) => logs.push(l));
   const blobConnectionString = inject('blobConnectionString');
@@ -96,7 +88,7 @@ export async function composeTestApp(options: { policyPatch?: (p: Record<string,
       await approvals.close();
       await runtime.close();
       await db.drop();
-      delete process.env[envName];
+      releaseEnv();
     },
   };
 }

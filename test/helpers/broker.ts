@@ -1,11 +1,9 @@
 import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startLocalBroker, type LocalBroker } from '../../src/local/host.js';
-import { demoPolicy } from '../../src/local/demo.js';
-import { validatePolicy } from '../../src/policy/load.js';
 import type { PolicyConfig } from '../../src/policy/schema.js';
 import type { AuditLog } from '../../src/broker/ports.js';
-import { createDemoDatabase, type TestDatabase } from './db.js';
+import { createDemoSetup, type TestDatabase } from './db.js';
 
 export interface TestBroker extends LocalBroker {
   db: TestDatabase;
@@ -22,13 +20,7 @@ export interface TestBroker extends LocalBroker {
  * its own audit container on the run's Azurite. `policyPatch` edits the demo policy before validation.
  */
 export async function startTestBroker(options: { policyPatch?: (p: Record<string, any>) => void; audit?: AuditLog; blobConnectionString?: string } = {}): Promise<TestBroker> {
-  const db = await createDemoDatabase();
-  const envName = `QB_TEST_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
-  process.env[envName] = db.brokerUrl;
-  const raw = demoPolicy() as Record<string, any>;
-  raw.connections.sales.credentials = { env: envName };
-  options.policyPatch?.(raw);
-  const policy: PolicyConfig = validatePolicy(raw);
+  const { db, policy, releaseEnv } = await createDemoSetup(options.policyPatch);
   const logs: string[] = [];
   const broker = await startLocalBroker({
     policy,
@@ -70,7 +62,7 @@ export async function startTestBroker(options: { policyPatch?: (p: Record<string
     async close() {
       await broker.close();
       await db.drop();
-      delete process.env[envName];
+      releaseEnv();
     },
   };
 }

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { seedDemoDatabase } from '../../src/local/demo.js';
+import { seedDemoDatabase, demoPolicy } from '../../src/local/demo.js';
+import { validatePolicy } from '../../src/policy/load.js';
+import type { PolicyConfig } from '../../src/policy/schema.js';
 
 export interface TestDatabase {
   /** superuser URL of this test's own database: for assertions on effects and for setup */
@@ -61,4 +63,19 @@ export async function holdClusterLock(name: string): Promise<() => Promise<void>
     await client.query('select pg_advisory_unlock(hashtext($1))', [name]).catch(() => {});
     await client.end().catch(() => {});
   };
+}
+
+/**
+ * A demo database of its own and the demo policy pointed at it (its URL in an environment variable,
+ * as a deployment would name it); `policyPatch` edits the policy before validation. `releaseEnv`
+ * forgets the variable (the database is dropped with `db.drop()`).
+ */
+export async function createDemoSetup(policyPatch?: (p: Record<string, any>) => void): Promise<{ db: TestDatabase; policy: PolicyConfig; releaseEnv(): void }> {
+  const db = await createDemoDatabase();
+  const envName = `QB_TEST_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
+  process.env[envName] = db.brokerUrl;
+  const raw = demoPolicy() as Record<string, any>;
+  raw.connections.sales.credentials = { env: envName };
+  policyPatch?.(raw);
+  return { db, policy: validatePolicy(raw), releaseEnv: () => void delete process.env[envName] };
 }

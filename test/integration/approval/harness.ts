@@ -6,12 +6,10 @@
 import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startLocalBroker, type LocalBroker, type LocalBrokerOptions } from '../../../src/local/host.js';
-import { demoPolicy } from '../../../src/local/demo.js';
-import { validatePolicy } from '../../../src/policy/load.js';
 import { createJsonLogger } from '../../../src/log.js';
 import type { AuditRecord } from '../../../src/broker/ports.js';
 import type { ApprovalNotification } from '../../../src/approval/notify/notification.js';
-import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
+import { createDemoSetup, type TestDatabase } from '../../helpers/db.js';
 
 export interface ApprovalTestBroker extends LocalBroker {
   db: TestDatabase;
@@ -36,13 +34,7 @@ export interface ApprovalTestBroker extends LocalBroker {
 export async function startApprovalBroker(
   options: { policyPatch?: (p: Record<string, any>) => void; approvals?: LocalBrokerOptions['approvals'] } = {},
 ): Promise<ApprovalTestBroker> {
-  const db = await createDemoDatabase();
-  const envName = `QB_TEST_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
-  process.env[envName] = db.brokerUrl;
-  const raw = demoPolicy() as Record<string, any>;
-  raw.connections.sales.credentials = { env: envName };
-  options.policyPatch?.(raw);
-  const policy = validatePolicy(raw);
+  const { db, policy, releaseEnv } = await createDemoSetup(options.policyPatch);
   const logs: string[] = [];
   const notifications: ApprovalNotification[] = [];
   const broker = await startLocalBroker({
@@ -118,7 +110,7 @@ export async function startApprovalBroker(
     async close() {
       await broker.close();
       await db.drop();
-      delete process.env[envName];
+      releaseEnv();
     },
   };
 }

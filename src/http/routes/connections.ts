@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { BrokerError } from '../../errors.js';
+import { BrokerError, isBrokerError } from '../../errors.js';
 import type { ConnectionRuntime } from '../../broker/connections.js';
 import type { Logger } from '../../log.js';
 import type { Principal } from '../../identity/principal.js';
@@ -176,6 +176,9 @@ export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscover
         listing = await catalog.schema();
         if (!exempt) flags = await maskedFlags(listing, catalog.relations, connection);
       } catch (e) {
+        // A refusal already says what is true (e.g. a view the masking stage cannot trace); only a
+        // failure to read the catalog is a dependency that is down.
+        if (isBrokerError(e)) throw e;
         throw new BrokerError('dependency_unavailable', `The catalog of "${connection}" cannot be read right now. Retry in a moment.`, { cause: e });
       }
       // A read profile runs read-only whatever the role may do: report what it can actually do.

@@ -12,6 +12,13 @@ export interface ResultField {
   tableID: number;
   /** attribute number in that table; 0 for expressions */
   columnID: number;
+  /**
+   * Engines whose result metadata names the origin instead of numbering it (MySQL: db, orgTable,
+   * orgName). tableID/columnID are then numbers local to the result that key it.
+   */
+  origin?: { schema: string; table: string; column: string };
+  /** the engine's own type name when `dataTypeID` is only the closest PostgreSQL type (MySQL) */
+  typeName?: string;
 }
 
 /** Cells are the server's text representation (no client-side type parsing), or null. */

@@ -32,7 +32,7 @@ import type { DatabaseErrorInfo, ExecutionResult, Queryable } from '../db/types.
 import type { ConnectionCatalog } from '../db/catalog/index.js';
 import type { StatementRequest } from '../db/execute.js';
 
-export type EngineName = 'postgres';
+export type EngineName = 'postgres' | 'mysql';
 
 /** The part of an analysis every engine provides (the policy decides on it alone). */
 export type EngineAnalysis = Omit<Analysis, 'stmt' | 'root'> & { root: unknown };

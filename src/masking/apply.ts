@@ -67,7 +67,9 @@ export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultFiel
 
 export { chooseMasker };
 
-function typeNameOf(plan: MaskPlan, oid: number): string {
+function typeNameOf(plan: MaskPlan, field: ResultField): string {
+  if (field.typeName !== undefined) return field.typeName;
+  const oid = field.dataTypeID;
   const builtin = builtinTypeName(oid);
   return builtin !== 'unknown' ? builtin : (plan.typeNames.get(oid) ?? 'unknown');
 }
@@ -100,7 +102,7 @@ interface ColumnJob {
 }
 
 export function applyMasking(plan: MaskPlan, fields: readonly ResultField[], rows: Cell[][]): MaskedResult {
-  const columns: ResultColumn[] = fields.map((f) => ({ name: f.name, type: typeNameOf(plan, f.dataTypeID), masked: false }));
+  const columns: ResultColumn[] = fields.map((f) => ({ name: f.name, type: typeNameOf(plan, f), masked: false }));
   if (plan.exempt) return { columns, rows };
 
   const isAligned = aligned(plan, fields);

@@ -23,11 +23,13 @@ const Credentials = z
 
 export const ConnectionConfig = z
   .object({
-    engine: z.literal('postgres').default('postgres'),
+    /** `mysql`: MySQL 8 or MariaDB (Azure Database for MySQL), see src/engine/mysql/ */
+    engine: z.enum(['postgres', 'mysql']).default('postgres'),
     /** a URL without password, or host/port/database below */
     url: z.string().url().optional(),
     host: z.string().min(1).optional(),
-    port: z.number().int().positive().max(65535).default(5432),
+    /** default: 5432 (postgres), 3306 (mysql) */
+    port: z.number().int().positive().max(65535).optional(),
     database: z.string().min(1).optional(),
     /** login role the broker connects as (the password comes from `credentials`) */
     user: z.string().min(1).optional(),
@@ -47,7 +49,8 @@ export const ConnectionConfig = z
   })
   .refine((c) => c.url === undefined || !/:\/\/[^/@]*:[^/@]*@/.test(c.url), {
     message: 'the url must not contain a password; use `credentials`',
-  });
+  })
+  .transform((c) => ({ ...c, port: c.port ?? (c.engine === 'mysql' ? 3306 : 5432) }));
 export type ConnectionConfig = z.infer<typeof ConnectionConfig>;
 
 export const ApprovalConfig = z

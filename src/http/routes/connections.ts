@@ -24,7 +24,7 @@ const Access = z.enum(['read', 'write', 'admin']);
 export const ConnectionInfo = z
   .object({
     name: z.string().openapi({ example: 'sales' }),
-    engine: z.literal('postgres'),
+    engine: z.enum(['postgres', 'mysql']),
     access: Access.openapi({ description: 'What this identity may do here: read, write (some writes need approval) or admin' }),
     profile: z.string().openapi({ description: 'The policy profile that applies', example: 'agent-read' }),
     maxRows: z.number().int().openapi({ description: 'Most rows one query returns; more are cut off with `truncated: true`' }),

@@ -89,7 +89,13 @@ export function createApp(deps: AppDeps): BrokerApp {
   app.notFound((c) => sendError(c, new BrokerError('not_found', `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.`)));
 
   const tooLarge = new BrokerError('request_too_large', `The request body is over ${policy.limits.maxBodyBytes} bytes. Send a shorter statement.`);
-  const limitStream = bodyLimit({ maxSize: policy.limits.maxBodyBytes, onError: (c) => sendError(c, tooLarge) });
+  // The refusal leaves before the rest of the body has arrived: the connection closes after it
+  // (RFC 9112 §9.6), or a client reusing it would send its next request into the unread body.
+  const refuseTooLarge = (c: Context) => {
+    c.header('Connection', 'close');
+    return sendError(c, tooLarge);
+  };
+  const limitStream = bodyLimit({ maxSize: policy.limits.maxBodyBytes, onError: refuseTooLarge });
 
   const auth: MiddlewareHandler<HttpEnv> = async (c, next) => {
     const principal = await deps.verifier.verify(requestHeader(c, 'authorization'));
@@ -105,7 +111,7 @@ export function createApp(deps: AppDeps): BrokerApp {
     // bodies without one (chunked) are counted as they stream.
     const declared = requestHeader(c, 'content-length');
     const counted = declared === undefined || !/^\d+$/.test(declared);
-    if (!counted && Number(declared) > policy.limits.maxBodyBytes) return sendError(c, tooLarge);
+    if (!counted && Number(declared) > policy.limits.maxBodyBytes) return refuseTooLarge(c);
     const path = c.req.path;
     // The approval page and its form authenticate for themselves (bearer token, the dev sign-in
     // cookie locally, App Service Authentication in Azure) and record refused attempts.

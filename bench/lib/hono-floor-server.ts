@@ -2,10 +2,12 @@
  * The floor of the HTTP path: a bare Hono app on @hono/node-server, in a child process as the broker
  * server is, that parses the JSON body of POST /api/query and answers the JSON the broker answered
  * to the same request (QB_FLOOR_REPLY), with nothing else: no auth, no validation, no pipeline.
- * Reports `{ type: 'ready', url }` over IPC; stops on `{ type: 'stop' }` or when the parent goes away.
+ * Reports `{ type: 'ready', url }` over IPC; stops on `{ type: 'stop' }` or when the parent goes away;
+ * `profile-start` / `profile-stop` take a CPU profile as the broker server's do.
  */
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
+import { startCpuProfile } from './profiler.js';
 
 const reply = JSON.parse(process.env.QB_FLOOR_REPLY ?? '{}') as Record<string, unknown>;
 const app = new Hono();
@@ -19,8 +21,20 @@ const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info
   process.send?.({ type: 'ready', url: `http://127.0.0.1:${info.port}` });
 });
 const stop = () => server.close(() => process.exit(0));
-process.on('message', (m: { type?: string }) => {
+let stopProfile: ((file: string) => Promise<void>) | undefined;
+process.on('message', (m: { type?: string; file?: string }) => {
   if (m?.type === 'stop') stop();
+  if (m?.type === 'profile-start') {
+    void startCpuProfile().then((s) => {
+      stopProfile = s;
+      process.send?.({ type: 'profile-started' });
+    });
+  }
+  if (m?.type === 'profile-stop' && m.file && stopProfile) {
+    const file = m.file;
+    void stopProfile(file).then(() => process.send?.({ type: 'profile-written', file }));
+    stopProfile = undefined;
+  }
 });
 process.on('disconnect', stop);
 process.on('SIGTERM', stop);

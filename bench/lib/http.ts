@@ -109,15 +109,6 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
   });
   const url = await readyUrl(child, 'bench broker', 60_000);
   const admin = new HttpClient(url, 2);
-  const reply = (type: string) =>
-    new Promise<void>((resolve) => {
-      const on = (m: { type?: string }) => {
-        if (m?.type !== type) return;
-        child.off('message', on);
-        resolve();
-      };
-      child.on('message', on);
-    });
   return {
     url,
     pid: child.pid ?? -1,
@@ -128,16 +119,7 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
       if (r.status !== 200) throw new Error(`dev token: ${r.status} ${r.body}`);
       return (JSON.parse(r.body) as { token: string }).token;
     },
-    async profile() {
-      const started = reply('profile-started');
-      child.send({ type: 'profile-start' });
-      await started;
-      return async (file: string) => {
-        const written = reply('profile-written');
-        child.send({ type: 'profile-stop', file });
-        await written;
-      };
-    },
+    profile: () => profileChild(child),
     auditStats() {
       return new Promise<AuditCounters>((resolve) => {
         const on = (m: { type?: string; stats?: AuditCounters }) => {
@@ -164,7 +146,30 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
 export interface FloorServer {
   url: string;
   pid: number;
+  /** CPU-profile the floor from now until the returned function is called with a file to write */
+  profile(): Promise<(file: string) => Promise<void>>;
   stop(): Promise<void>;
+}
+
+/** Start a CPU profile in a child that answers `profile-start` / `profile-stop` over IPC. */
+async function profileChild(child: ChildProcess): Promise<(file: string) => Promise<void>> {
+  const reply = (type: string) =>
+    new Promise<void>((resolve) => {
+      const on = (m: { type?: string }) => {
+        if (m?.type !== type) return;
+        child.off('message', on);
+        resolve();
+      };
+      child.on('message', on);
+    });
+  const started = reply('profile-started');
+  child.send({ type: 'profile-start' });
+  await started;
+  return async (file: string) => {
+    const written = reply('profile-written');
+    child.send({ type: 'profile-stop', file });
+    await written;
+  };
 }
 
 /** The bare Hono floor (bench/lib/hono-floor-server.ts), answering `reply` to every POST /api/query. */
@@ -177,6 +182,7 @@ export async function startFloorServer(reply: string): Promise<FloorServer> {
   return {
     url,
     pid: child.pid ?? -1,
+    profile: () => profileChild(child),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

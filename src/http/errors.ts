@@ -70,6 +70,7 @@ export function sendError(c: Context, e: unknown, log?: Logger): Response {
 
 /** Why a body of this Content-Type is not accepted (415 with what to send), or undefined for JSON. */
 export function unsupportedBodyType(contentType: string | undefined): BrokerError | undefined {
+  if (contentType === 'application/json') return undefined;
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type)) return undefined;
   return new BrokerError('unsupported_media_type', `The body must be JSON sent with the header Content-Type: application/json (got ${type ? JSON.stringify(type) : 'no Content-Type'}). Send e.g. {"connection":"sales","sql":"select 1"}.`);

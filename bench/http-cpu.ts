@@ -3,7 +3,9 @@
  * figure that stays put on a machine shared with other work (wall time there measures the queue for
  * the CPU). Sequential requests on one keep-alive socket, as the latency section sends them.
  *
- *   npx tsx bench/http-cpu.ts [--requests 4000] [--profile]
+ *   npx tsx bench/http-cpu.ts [--requests 4000] [--profile] [--syscalls] [--paths floor,broker HTTP glue]
+ *
+ * `--paths` keeps the paths whose names start with one of the given prefixes.
  *
  * `--profile` also writes CPU profiles of the broker server and of the floor over the timed
  * requests (bench/results/http-cpu-{broker,floor}.cpuprofile.json) and prints their summaries;
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { startBenchStack, benchPolicy, benchPolicyRaw } from './lib/stack.js';
-import { startBrokerServer, startFloorServer, HttpClient } from './lib/http.js';
+import { startBrokerServer, startFloorServer, startGlueServer, HttpClient } from './lib/http.js';
 import { createInProcessBroker } from './lib/in-process.js';
 import { createMemoryAuditLog } from '../src/audit/memory-log.js';
 import { processCpuUs } from './lib/cpu.js';
@@ -31,6 +33,7 @@ const arg = (f: string) => {
 const requests = Number(arg('--requests') ?? 4000);
 const profile = argv.includes('--profile');
 const syscalls = argv.includes('--syscalls');
+const rounds = Number(arg('--rounds') ?? 3);
 const print = (s: string) => process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
@@ -54,6 +57,9 @@ async function main(): Promise<void> {
   if (sample.status !== 200) throw new Error(`HTTP ${sample.status} ${sample.body}`);
   const floor = await startFloorServer(sample.body);
   const floorHttp = new HttpClient(floor.url, 1);
+  const glue = await startGlueServer(sample.body, JSON.stringify(policyRaw));
+  const glueHttp = new HttpClient(glue.url, 1);
+  const glueToken = (JSON.parse((await glueHttp.postJson('/api/dev/token', { sub: 'bench-cpu', roles: ['Query.Read'] })).body) as { token: string }).token;
   try {
     const paths: { name: string; pid: number; run: () => Promise<unknown>; profile?: () => Promise<(f: string) => Promise<void>> }[] = [
       {
@@ -64,6 +70,15 @@ async function main(): Promise<void> {
           if (r.status !== 200) throw new Error(`floor ${r.status}`);
         },
         profile: () => floor.profile(),
+      },
+      {
+        name: 'broker HTTP glue (canned Broker.query)',
+        pid: glue.pid,
+        run: async () => {
+          const r = await glueHttp.postJson('/api/query', body, glueToken);
+          if (r.status !== 200) throw new Error(`glue ${r.status} ${r.body.slice(0, 200)}`);
+        },
+        profile: () => glue.profile(),
       },
       {
         name: 'broker HTTP, audit off',
@@ -83,7 +98,19 @@ async function main(): Promise<void> {
           if (o.decision !== 'allowed') throw new Error('not allowed');
         },
       },
+      {
+        name: 'Broker.query in-process, audit off, with an AbortSignal',
+        pid: process.pid,
+        run: async () => {
+          // As the HTTP route passes it: a request's signal, which the executor listens on.
+          const signal = new AbortController().signal;
+          const o = await inProc.runtime.broker.query(principal, { connection: 'sales', sql: ONE_ROW_SQL, params: [], dryRun: false, sessionId: 's_bench_cpu_sig' }, signal);
+          if (o.decision !== 'allowed') throw new Error('not allowed');
+        },
+      },
     ];
+    const chosen = arg('--paths')?.split(',');
+    if (chosen) paths.splice(0, paths.length, ...paths.filter((p) => chosen.some((c) => p.name.startsWith(c))));
     // Warm every path first: V8 tiers up over thousands of requests.
     for (const p of paths) for (let i = 0; i < 3000; i++) await p.run();
     const cpuOf = async (p: (typeof paths)[number]) => {
@@ -97,10 +124,10 @@ async function main(): Promise<void> {
       const cpu = own ? d.user + d.system : processCpuUs(p.pid)! - before;
       return { cpu: cpu / requests, wall: (wall * 1000) / requests };
     };
-    // CPU without the profiler (three rounds, interleaved; the median is shown).
+    // CPU without the profiler (rounds interleaved across the paths; the median is shown).
     const rows: string[] = [];
     const results = new Map<string, { cpu: number; wall: number }[]>();
-    for (let round = 0; round < 3; round++) for (const p of paths) results.set(p.name, [...(results.get(p.name) ?? []), await cpuOf(p)]);
+    for (let round = 0; round < rounds; round++) for (const p of paths) results.set(p.name, [...(results.get(p.name) ?? []), await cpuOf(p)]);
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const p of paths) {
       const r = results.get(p.name)!;
@@ -110,7 +137,7 @@ async function main(): Promise<void> {
       // Which system calls a request costs, and how many (strace -c on the server process, all threads).
       for (const p of paths) {
         if (p.pid === process.pid) continue;
-        const out = join(resultsDir, `http-cpu-${p.pid === floor.pid ? 'floor' : 'broker'}.strace.txt`);
+        const out = join(resultsDir, `http-cpu-${p.pid === floor.pid ? 'floor' : p.pid === glue.pid ? 'glue' : 'broker'}.strace.txt`);
         const tracer = spawn('strace', ['-c', '-f', '-p', String(p.pid), '-o', out], { stdio: 'ignore' });
         await new Promise((r) => setTimeout(r, 1000));
         for (let i = 0; i < requests; i++) await p.run();
@@ -125,7 +152,7 @@ async function main(): Promise<void> {
         if (!p.profile) continue;
         const stop = await p.profile();
         for (let i = 0; i < requests; i++) await p.run();
-        const file = join(resultsDir, `http-cpu-${p.pid === floor.pid ? 'floor' : p.pid === process.pid ? 'in-process' : 'broker'}.cpuprofile.json`);
+        const file = join(resultsDir, `http-cpu-${p.pid === floor.pid ? 'floor' : p.pid === glue.pid ? 'glue' : p.pid === process.pid ? 'in-process' : 'broker'}.cpuprofile.json`);
         await stop(file);
         const s = summarizeCpuProfile(file, 25);
         print(`profile of ${p.name}, ${requests} requests (${file}): busy ${s.busyMs} ms`);
@@ -137,6 +164,8 @@ async function main(): Promise<void> {
   } finally {
     http.close();
     floorHttp.close();
+    glueHttp.close();
+    await glue.stop();
     await server.stop();
     await floor.stop();
     await inProc.close();

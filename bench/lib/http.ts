@@ -174,11 +174,20 @@ async function profileChild(child: ChildProcess): Promise<(file: string) => Prom
 
 /** The bare Hono floor (bench/lib/hono-floor-server.ts), answering `reply` to every POST /api/query. */
 export async function startFloorServer(reply: string): Promise<FloorServer> {
-  const child = spawnTracked(process.execPath, tsxArgs('bench/lib/hono-floor-server.ts'), {
-    env: { ...process.env, QB_FLOOR_REPLY: reply },
+  return await startReplyServer('bench/lib/hono-floor-server.ts', { QB_FLOOR_REPLY: reply });
+}
+
+/** The broker's HTTP glue alone (bench/lib/glue-server.ts): the real app whose Broker.query answers `reply` at once. */
+export async function startGlueServer(reply: string, policyJson: string): Promise<FloorServer> {
+  return await startReplyServer('bench/lib/glue-server.ts', { QB_GLUE_REPLY: reply, QB_BENCH_POLICY: policyJson });
+}
+
+async function startReplyServer(file: string, env: Record<string, string>): Promise<FloorServer> {
+  const child = spawnTracked(process.execPath, tsxArgs(file), {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const url = await readyUrl(child, 'floor server', 30_000);
+  const url = await readyUrl(child, file, 30_000);
   return {
     url,
     pid: child.pid ?? -1,

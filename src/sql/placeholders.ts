@@ -6,15 +6,23 @@
  */
 import { scanSync } from 'libpg-query';
 import { BrokerError } from '../errors.js';
+import { LruCache } from './lru.js';
+
+/** Agents repeat their statements: the lexer runs once per text (long texts are lexed each time). */
+const counts = new LruCache<string, number>(2000);
+const MAX_CACHED_LENGTH = 16 * 1024;
 
 /** The highest `$n` the statement uses (0 for none), found with the server's own lexer. */
 export function placeholderCount(sql: string): number {
+  const known = counts.get(sql);
+  if (known !== undefined) return known;
   let max = 0;
   for (const t of scanSync(sql).tokens) {
     if (t.tokenName !== 'PARAM') continue;
     const n = Number(t.text.slice(1));
     if (Number.isSafeInteger(n) && n > max) max = n;
   }
+  if (sql.length <= MAX_CACHED_LENGTH) counts.set(sql, max);
   return max;
 }
 

@@ -20,7 +20,7 @@ import { sqlHash, DEFAULT_MAX_SQL_LENGTH, type AnalyzeOptions } from '../../sql/
 import { LruCache } from '../../sql/lru.js';
 import type { MysqlAnalysis } from './types.js';
 import { scanMysql, identifierName, type Token } from './lexer.js';
-import { statementFamily, type Family } from './statements.js';
+import { statementFamily, type Family, type QueryStatement } from './statements.js';
 import { forbiddenMysqlFunctionRisk, LEXICALLY_WATCHED_FUNCTIONS } from './functions.js';
 
 /** Statements longer than this are analysed but not cached (they are rare and would crowd the cache). */
@@ -242,13 +242,14 @@ function parseFailure(result: { count: number; offset: number | undefined }, tex
   );
 }
 
-function classifyQuery(statement: 'select' | 'insert' | 'replace' | 'update' | 'delete', text: string, start: number): Classification {
+function classifyQuery(statement: QueryStatement, text: string, start: number): Classification {
   const parsed = tryParse(text.slice(start), start);
   if (!parsed.ok) throw parseFailure(parsed, text);
   const ast = parsed.ast;
   const type = typeof ast['type'] === 'string' ? ast['type'] : 'unknown';
   const c = new Collector();
-  if (type !== statement) {
+  const agrees = statement === 'with' ? type === 'select' || type === 'update' || type === 'delete' : type === statement;
+  if (!agrees) {
     // The parser read another statement than the leading keyword says: trust neither.
     return { ...c.result(type, 'utility'), risks: [risk('unrecognised_statement', RISK_MESSAGES.unrecognised_statement)], root: ast };
   }
@@ -324,6 +325,9 @@ class Collector {
   }
   written(n: QualifiedName): void {
     addName(this.tablesWritten, this.seenWritten, n);
+    if (n.schema !== undefined && SYSTEM_SCHEMAS.has(n.schema.toLowerCase())) {
+      this.risks.push(risk('system_catalog_write', 'Writing to the server\'s own databases (mysql, information_schema, performance_schema, sys) changes accounts, privileges or server state, not data; it is refused for every profile.'));
+    }
   }
   fn(n: QualifiedName): void {
     addName(this.functions, this.seenFunctions, n);
@@ -348,6 +352,9 @@ interface Frame {
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** The server's own databases: writing to them changes accounts, privileges or instrumentation. */
+const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
 
 const STATEMENT_TYPES = new Set(['select', 'insert', 'replace', 'update', 'delete']);
 
@@ -424,7 +431,8 @@ function onStatement(c: Collector, type: string, node: Record<string, unknown>):
       // REPLACE deletes the rows it replaces; INSERT … SELECT may insert any number of rows.
       const values = node['values'];
       const fromQuery = isRecord(values) && values['type'] === 'select';
-      if (type === 'replace' || fromQuery || node['select'] !== undefined && node['select'] !== null) c.bulkWrites += 1;
+      // INSERT … VALUES inserts the rows written out, unless a value is itself a query.
+      if (type === 'replace' || fromQuery || (node['select'] !== undefined && node['select'] !== null) || containsType(values, 'select')) c.bulkWrites += 1;
       if (isRecord(values) && values['type'] !== 'values' && values['type'] !== 'select') c.unrecognised.add(`${type} source`);
       break;
     }

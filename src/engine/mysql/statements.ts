@@ -8,9 +8,12 @@ import type { StatementKind } from '../../sql/types.js';
 import { RISK_MESSAGES, risk, type Risk } from '../../sql/risks.js';
 import type { Token } from './lexer.js';
 
+/** The statement a query's leading keyword promises; `with` may lead SELECT, UPDATE or DELETE. */
+export type QueryStatement = 'select' | 'insert' | 'replace' | 'update' | 'delete' | 'with';
+
 export type Family =
   /** SELECT/WITH/( …, INSERT, REPLACE, UPDATE, DELETE: parsed and judged by what they do */
-  | { family: 'query'; statement: 'select' | 'insert' | 'replace' | 'update' | 'delete' }
+  | { family: 'query'; statement: QueryStatement }
   /** EXPLAIN/DESCRIBE of a statement: the statement starts at token `inner` */
   | { family: 'explain'; inner: number; analyze: boolean }
   /** DESCRIBE/EXPLAIN of a table (its columns) */
@@ -48,8 +51,9 @@ export function statementFamily(tokens: readonly Token[]): Family {
   const w1 = upper(tokens, 1);
   const words = new Set(tokens.filter((t) => t.type === 'word').map((t) => t.upper));
   switch (w0) {
-    case 'SELECT':
     case 'WITH':
+      return { family: 'query', statement: 'with' };
+    case 'SELECT':
     case 'VALUES':
     case 'TABLE':
       return { family: 'query', statement: 'select' };

@@ -174,6 +174,13 @@ const ATTACKS: Attack[] = [
   { sql: "grant all on *.* to 'agent'@'%'", code: 'write_on_read_only_profile' },
   { sql: "create user 'x'@'%' identified by 'p'", code: 'write_on_read_only_profile' },
   { sql: 'analyze table customers', code: 'write_on_read_only_profile' },
+  // the server's own databases
+  { sql: "update mysql.user set authentication_string = '' where user = 'root'", code: 'system_catalog_write', everyone: true },
+  { sql: "insert into mysql.db (host, db, user) values ('%', '%', 'agent')", code: 'system_catalog_write', everyone: true },
+  { sql: "delete from performance_schema.setup_instruments where name = 'x'", code: 'system_catalog_write', everyone: true },
+  { sql: 'create table mysql.evil (a int)', code: 'system_catalog_write', everyone: true },
+  // a WITH clause in front of a write is still a write
+  { sql: 'with x as (select id from orders) delete from orders where id in (select id from x)', code: 'write_on_read_only_profile' },
   // statements and clauses the broker does not recognise, or reads that show other sessions' data
   { sql: 'show processlist', code: 'unrecognised_statement', everyone: true },
   { sql: 'show engine innodb status', code: 'unrecognised_statement', everyone: true },
@@ -253,6 +260,8 @@ const ALLOWED: Allowed[] = [
   { sql: 'update orders set total = total + 1 where id = ?', kind: 'write', command: 'update', written: ['orders'], hasWhere: true, needsRowEstimate: true, outcome: 'allow' },
   { sql: 'update orders o join customers c on c.id = o.customer_id set o.total = 0 where c.id = 1', kind: 'write', hasWhere: true, outcome: 'allow' },
   { sql: 'delete from orders where id = ?', kind: 'write', command: 'delete', written: ['orders'], hasWhere: true, needsRowEstimate: true, outcome: 'allow' },
+  { sql: 'insert into orders (total) values ((select max(total) from orders))', kind: 'write', needsRowEstimate: true, outcome: 'allow' },
+  { sql: 'with old as (select id from orders where total < 1) delete from orders where id in (select id from old)', kind: 'write', command: 'delete', read: ['orders'], written: ['orders'], hasWhere: true, outcome: 'allow' },
   { sql: 'delete from orders', kind: 'write', hasWhere: false, needsRowEstimate: true, risks: ['delete_without_where'], outcome: 'needs_approval' },
   { sql: 'update orders set total = 0 where 1 = 1', kind: 'write', hasWhere: false, risks: ['update_without_where'], outcome: 'needs_approval' },
   { sql: 'select * from orders where id = 1 for update', kind: 'write', risks: ['locking_clause'], outcome: 'allow' },

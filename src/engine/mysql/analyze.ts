@@ -296,7 +296,7 @@ const QUERY_NODE_TYPES = new Set([
   'column_ref', 'binary_expr', 'unary_expr', 'expr_list', 'aggr_func', 'function', 'window', 'star',
   'number', 'bool', 'null', 'single_quote_string', 'double_quote_string', 'natural_string', 'hex_string', 'full_hex_string',
   'bit_string', 'backticks_quote_string', 'default', 'cast', 'datatype', 'case', 'when', 'else', 'extract', 'interval',
-  'collate', 'dual', 'ESCAPE', 'ASC', 'DESC', 'var', 'origin', 'assign', 'into',
+  'collate', 'dual', 'ESCAPE', 'ASC', 'DESC', 'var', 'origin', 'assign', 'into', 'returning',
 ]);
 
 /** Values an `origin` node (raw text kept by the parser) may hold in a query. */
@@ -419,7 +419,27 @@ function withNames(w: unknown): string[] {
   return out;
 }
 
+/**
+ * The fields a statement node may carry; a field outside these with a value is a clause the
+ * classifier does not know (fail closed).
+ */
+const STATEMENT_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
+  select: new Set(['type', 'with', 'options', 'distinct', 'columns', 'into', 'from', 'where', 'groupby', 'having', 'orderby', 'limit', 'locking_read', 'window', 'collate', '_next', '_orderby', '_limit', 'set_op', 'parentheses_symbol', 'parentheses', 'tableList', 'columnList', 'ast', 'loc']),
+  insert: new Set(['type', 'with', 'table', 'columns', 'values', 'set', 'partition', 'prefix', 'on_duplicate_update', 'returning', 'loc']),
+  replace: new Set(['type', 'with', 'table', 'columns', 'values', 'set', 'partition', 'prefix', 'on_duplicate_update', 'returning', 'loc']),
+  update: new Set(['type', 'with', 'table', 'set', 'where', 'orderby', 'limit', 'returning', 'loc']),
+  delete: new Set(['type', 'with', 'table', 'from', 'where', 'orderby', 'limit', 'returning', 'loc']),
+};
+
 function onStatement(c: Collector, type: string, node: Record<string, unknown>): void {
+  const known = STATEMENT_FIELDS[type];
+  for (const [key, value] of Object.entries(node)) {
+    if (value !== null && value !== undefined && known !== undefined && !known.has(key)) c.unrecognised.add(`${type} ${key}`);
+  }
+  // RETURNING (MariaDB) shows the written rows: the target is read too.
+  if (node['returning'] !== null && node['returning'] !== undefined && Array.isArray(node['table'])) {
+    for (const t of node['table']) if (isRecord(t) && typeof t['table'] === 'string') c.read(tableName(t));
+  }
   switch (type) {
     case 'select':
       if (typeof node['locking_read'] === 'string' && node['locking_read'] !== '') c.locking = true;
@@ -468,11 +488,15 @@ function onInto(c: Collector, node: Record<string, unknown>): void {
 }
 
 /** A table reference `{db, table, as}`: read or written by where it stands in its statement. */
-function onTable(c: Collector, node: Record<string, unknown>, owner: string | undefined, field: string | undefined, scope: ReadonlySet<string>): void {
-  const table = decodeName(node['table'] as string);
+function tableName(node: Record<string, unknown>): QualifiedName {
+  const table = decodeName(String(node['table']));
   const db = typeof node['db'] === 'string' && node['db'] !== '' ? decodeName(node['db']) : undefined;
-  const name: QualifiedName = db === undefined ? { name: table } : { schema: db, name: table };
-  if (db === undefined && scope.has(table)) return; // a CTE, not a table
+  return db === undefined ? { name: table } : { schema: db, name: table };
+}
+
+function onTable(c: Collector, node: Record<string, unknown>, owner: string | undefined, field: string | undefined, scope: ReadonlySet<string>): void {
+  const name = tableName(node);
+  if (name.schema === undefined && scope.has(name.name)) return; // a CTE, not a table
   switch (owner) {
     case 'schema_change':
       // The object a DDL or administrative statement creates, alters, drops or renames.

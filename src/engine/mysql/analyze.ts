@@ -300,7 +300,13 @@ const QUERY_NODE_TYPES = new Set([
 ]);
 
 /** Values an `origin` node (raw text kept by the parser) may hold in a query. */
-const ORIGIN_VALUES = new Set(['?', 'with rollup']);
+const ORIGIN_VALUES = new Set([
+  '?', 'with rollup',
+  // time units (TIMESTAMPDIFF(DAY, …), DATE_ADD(…, INTERVAL 1 HOUR_MINUTE))
+  'microsecond', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'second_microsecond',
+  'minute_microsecond', 'minute_second', 'hour_microsecond', 'hour_second', 'hour_minute', 'day_microsecond',
+  'day_second', 'day_minute', 'day_hour', 'year_month',
+]);
 
 class Collector {
   readonly tablesRead: QualifiedName[] = [];

@@ -55,7 +55,7 @@ export const READ_SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
   // grouping
   'grouping', 'any_value', 'default', 'values',
   // syntax the parser reports as a function
-  'exists', 'not exists',
+  'exists', 'not exists', 'not', 'all', 'any', 'some', 'row',
 ]);
 
 /**

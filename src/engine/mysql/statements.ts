@@ -40,6 +40,7 @@ const UNRECOGNISED: Risk = risk('unrecognised_statement', RISK_MESSAGES.unrecogn
 
 /** SHOW forms that describe the schema or settings; the others show other sessions' statements or diagnostics. */
 const SHOW_ALLOWED = new Set(['TABLES', 'COLUMNS', 'FIELDS', 'INDEX', 'INDEXES', 'KEYS', 'DATABASES', 'SCHEMAS', 'VARIABLES', 'COLLATION', 'CHARACTER', 'CHARSET', 'TRIGGERS', 'GRANTS', 'CREATE', 'TABLE']);
+const SHOW_CREATE_ALLOWED = new Set(['TABLE', 'VIEW', 'DATABASE', 'SCHEMA', 'PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT', 'SEQUENCE']);
 const SHOW_MODIFIERS = new Set(['FULL', 'EXTENDED', 'GLOBAL', 'SESSION', 'LOCAL']);
 
 const fixed = (command: string, kind: StatementKind, ...risks: Risk[]): Family => ({ family: 'fixed', command, kind, risks });
@@ -163,8 +164,11 @@ function showFamily(tokens: readonly Token[]): Family {
   let i = 1;
   while (SHOW_MODIFIERS.has(upper(tokens, i))) i++;
   const what = upper(tokens, i);
-  if (!SHOW_ALLOWED.has(what) || (what === 'TABLE' && upper(tokens, i + 1) !== 'STATUS')) {
-    return fixed('show', 'utility', risk('unrecognised_statement', `SHOW ${what || '…'} is refused: it shows other sessions' statements, diagnostics or server internals. Query information_schema for the schema instead.`));
+  const object = upper(tokens, i + 1);
+  // SHOW CREATE USER prints the account's password hash; the other SHOW CREATE forms print schema.
+  const refused = !SHOW_ALLOWED.has(what) || (what === 'TABLE' && object !== 'STATUS') || (what === 'CREATE' && !SHOW_CREATE_ALLOWED.has(object));
+  if (refused) {
+    return fixed('show', 'utility', risk('unrecognised_statement', `SHOW ${[what, what === 'CREATE' ? object : ''].join(' ').trim() || '…'} is refused: it shows other sessions' statements, diagnostics, credentials or server internals. Query information_schema for the schema instead.`));
   }
   if (tokens.some((t) => t.type === 'word' && t.upper === 'WHERE')) {
     return fixed('show', 'utility', risk('unrecognised_construct', 'SHOW … WHERE evaluates an expression the broker does not analyse; use SHOW … LIKE \'pattern\', or query information_schema with SELECT.'));

@@ -24,7 +24,7 @@ import type mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
 import { AffectedRowsOverLimit, type StatementRequest } from '../../db/execute.js';
 import type { Cell, ExecutionResult, ResultField } from '../../db/types.js';
-import { acquireMysql, queryRows, releaseMysql, sessionSettingsSql, type MysqlHandle } from './pools.js';
+import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, sessionSettingsSql, type MysqlHandle } from './pools.js';
 import { toMysqlFailure } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, gua
       if (defs === undefined) return;
       resultSets++;
       if (resultSets > 1) {
-        conn.destroy();
+        killMysqlConnection(conn);
         finish(new BrokerError('query_failed', 'The statement returned more than one result set; run statements that return one result.'));
         return;
       }
@@ -407,7 +407,7 @@ function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, gua
       }
       rows.push(row.map((cell: Buffer | null, i) => (cell === null ? null : decoders[i]!(cell))));
       if (rows.length >= stopAfter) {
-        conn.destroy();
+        killMysqlConnection(conn);
         finish(undefined, true);
       }
     });
@@ -445,7 +445,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
   const onAbort = () => {
     aborted = new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
     destroyed = true;
-    conn.destroy();
+    killMysqlConnection(conn);
   };
   req.signal?.addEventListener('abort', onAbort, { once: true });
   let inTransaction = false;
@@ -486,7 +486,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
       // A failed statement leaves the transaction open: end it, or the connection goes.
       await run(conn, 'ROLLBACK').catch(() => {
         destroyed = true;
-        conn.destroy();
+        killMysqlConnection(conn);
       });
     }
     throw toMysqlFailure(e);
@@ -535,7 +535,7 @@ export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params
     } finally {
       await run(conn, 'ROLLBACK').catch(() => {
         destroyed = true;
-        conn.destroy();
+        killMysqlConnection(conn);
       });
     }
   } catch (e) {

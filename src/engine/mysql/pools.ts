@@ -198,6 +198,17 @@ async function detectFlavor(conn: mysql.PoolConnection): Promise<MysqlFlavor> {
 }
 
 /**
+ * End a connection now, whatever it is doing: the socket is destroyed (mysql2's own destroy() only
+ * half-closes it and would still wait for the running statement's answer), the pending command
+ * fails, and the pool forgets the connection. The server notices the closed socket and ends the
+ * session, rolling back its transaction.
+ */
+export function killMysqlConnection(conn: mysql.PoolConnection, reason = 'the connection was dropped'): void {
+  (conn as unknown as { stream?: { destroy(e?: Error): void } }).stream?.destroy(new Error(reason));
+  conn.destroy();
+}
+
+/**
  * Return the connection to the pool once COM_RESET_CONNECTION succeeded; if the server does not
  * know the command (MySQL before 5.7.3), COM_CHANGE_USER does the same; any failure destroys the
  * connection. The statement's outcome is already decided; the next use gets a clean connection.
@@ -207,13 +218,13 @@ export async function releaseMysql(conn: mysql.PoolConnection): Promise<void> {
     await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
   } catch (e) {
     if ((e as { errno?: number }).errno !== 1047) {
-      conn.destroy();
+      killMysqlConnection(conn, 'the session reset failed');
       return;
     }
     try {
       await new Promise<void>((resolve, reject) => conn.changeUser({}, (err) => (err ? reject(err) : resolve())));
     } catch {
-      conn.destroy();
+      killMysqlConnection(conn, 'the session reset failed');
       return;
     }
   }

@@ -146,6 +146,16 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
     expect(Number(lock!.free)).toBe(1);
   });
 
+  it('drops the connection when the request is abandoned, and the pool serves the next request', async () => {
+    const abandon = new AbortController();
+    const started = Date.now();
+    setTimeout(() => abandon.abort(), 200);
+    const e = await failure(executeMysql(read, req('select sleep(3) as s', { signal: abandon.signal })));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((e as BrokerError).code).toBe('invalid_request');
+    expect((await executeMysql(read, req('select 4 as four'))).rows).toEqual([['4']]);
+  });
+
   it('rolls back a write that changes more rows than allowed, and commits one within the limit', async () => {
     const before = await my.rootQuery<{ s: string }>('select sum(balance) as s from accounts');
     const e = await failure(executeMysql(write, req('update accounts set balance = 0', { mode: 'write', maxAffectedRows: 5 })));

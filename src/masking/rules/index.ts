@@ -95,12 +95,14 @@ export const REFUSED_FLOWS = {
   caseArg: { code: INFERENCE, place: 'CASE (it branches on the value)', why: 'it picks the branch' },
   caseWhen: { code: INFERENCE, place: 'CASE WHEN (it branches on the value)', why: 'it picks the branch' },
   nullif: { code: INFERENCE, place: 'NULLIF (it branches on the value)', why: 'NULL or not shows equality' },
+  branchFunction: { code: INFERENCE, place: '{}() (it branches on the value)', why: 'it picks the branch' },
   subscript: { code: INFERENCE, place: 'an array or JSON subscript (it picks the element, or NULL)', why: 'it picks the element' },
   // how many rows
   setReturningFunction: { code: INFERENCE, place: '{}(), a set-returning function (the number of rows depends on the value)', why: 'the row count shows it' },
   setReturningInFrom: { code: INFERENCE, place: '{}() in FROM (the number of rows it returns depends on the value)', why: 'the row count shows it' },
   tableFunctionInFrom: { code: INFERENCE, place: 'a table function in FROM (the rows it returns depend on the value)', why: 'the rows show it' },
   // errors that quote the value, or answer a question about it
+  implicitConversion: { code: FALLIBLE, place: '{} (the server converts the text to a number; the conversion warns or fails quoting the value)', why: 'the warning or error quotes the input' },
   cast: { code: FALLIBLE, place: 'a cast to {} (a failing cast would show the value in its error)', why: 'the error message quotes the input' },
   parsingFunction: { code: FALLIBLE, place: '{}() (a failure would show the value in its error)', why: 'the error message quotes the input' },
   division: { code: INFERENCE, place: 'a division by a value computed from it (a division by zero would reveal it)', why: 'the error answers "is it 0?"' },

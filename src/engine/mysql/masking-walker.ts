@@ -165,6 +165,8 @@ export class MysqlLineageWalker {
   private readonly unknown: Lineage;
   private readonly viewColumns = new Map<MysqlRelation, MysqlColumn[]>();
   private readonly viewStack: MysqlRelation[] = [];
+  /** inside INSERT … ON DUPLICATE KEY UPDATE: what VALUES(col) holds, by lower-case column */
+  private inserted: Map<string, Lineage> | undefined;
 
   constructor(private readonly env: MysqlLineageEnv) {
     const all = new Set(env.relationColumns);
@@ -252,6 +254,10 @@ export class MysqlLineageWalker {
       case 'delete':
         this.delete(root, scope);
         return { columns: [], whole: NO_SOURCES };
+      case 'set':
+        // SET @v = …: a masked value copied into a variable would read back unmasked.
+        for (const e of listOf(root.expr)) this.expr(e, scope ?? new Scope(undefined));
+        return undefined;
       case 'create': {
         const q = isNode(root.query_expr) ? root.query_expr : undefined;
         if (q) {
@@ -299,15 +305,27 @@ export class MysqlLineageWalker {
     const { rel, info } = this.targetRel(targets[0]);
     const names = Array.isArray(s.columns) ? s.columns.map((c) => nameOf(c) ?? (isNode(c) ? nameOf(c.column) : undefined) ?? '') : (rel.columns?.map((c) => c.name) ?? []);
     const values = isNode(s.values) ? s.values : undefined;
+    const inserted = new Map<string, Lineage>();
+    const record = (n: string | undefined, l: Lineage) => {
+      if (n === undefined) return;
+      const k = n.toLowerCase();
+      const prev = inserted.get(k);
+      inserted.set(k, prev ? eitherOf(prev, l) : l);
+    };
     if (values && values.type === 'select') {
       const shape = this.select(values, scope);
-      names.forEach((n, i) => this.guardWrite(shape.columns?.[i]?.lineage ?? shape.whole, this.targetColumn(rel, info, n)));
+      names.forEach((n, i) => {
+        const l = shape.columns?.[i]?.lineage ?? shape.whole;
+        record(n, l);
+        this.guardWrite(l, this.targetColumn(rel, info, n));
+      });
       if (!shape.columns || names.length === 0) this.guardWrite(shape.whole, { label: info ? `${info.schema}.${info.name}` : 'the target table', lineage: NO_SOURCES });
     } else if (values && values.type === 'values') {
       for (const row of listOf(values.values)) {
         listOf(row).forEach((v, i) => {
           const l = this.expr(v, scope);
           const n = names[i];
+          record(n, l);
           this.guardWrite(l, n !== undefined ? this.targetColumn(rel, info, n) : { label: 'the target table', lineage: NO_SOURCES });
         });
       }
@@ -318,7 +336,12 @@ export class MysqlLineageWalker {
     if (isNode(s.on_duplicate_update)) {
       const dupScope = new Scope(scope);
       dupScope.rels.push(rel);
-      this.assignments(listOf(s.on_duplicate_update.set), dupScope, [rel], info);
+      this.inserted = inserted;
+      try {
+        this.assignments(listOf(s.on_duplicate_update.set), dupScope, [rel], info);
+      } finally {
+        this.inserted = undefined;
+      }
     }
   }
 
@@ -543,7 +566,8 @@ export class MysqlLineageWalker {
     const sub = subqueryAst(item.expr);
     let rel: Rel;
     if (sub) {
-      const shape = this.select(sub, scope.parent);
+      // A LATERAL derived table sees the FROM items before it; others only the outer query.
+      const shape = this.select(sub, lower(item.prefix) === 'lateral' ? scope : scope.parent);
       rel = { refname: lower(alias), columns: shape.columns, whole: shape.whole };
     } else if (typeof item.table === 'string') {
       rel = this.namedRel(item, scope);
@@ -637,6 +661,10 @@ export class MysqlLineageWalker {
       return shape.columns && shape.columns.length === 1 ? shape.columns[0]!.lineage : changed(shape.whole);
     }
     const type = typeof n.type === 'string' ? n.type : undefined;
+    if (type === 'double_quote_string' && typeof n.value === 'string' && this.resolvesAsColumn(n.value.toLowerCase(), scope)) {
+      // Under sql_mode ANSI_QUOTES the server reads "ssn" as the column, not as a string.
+      return this.bareName(n.value.toLowerCase(), scope);
+    }
     if (type !== undefined && MYSQL_LITERAL_TYPES.has(type)) return NO_SOURCES;
     switch (type) {
       case 'column_ref':
@@ -827,6 +855,10 @@ export class MysqlLineageWalker {
       // A stored function: user code that can read any table (and fail on its input).
       this.refuse('userFunction', inputs, qname.schema !== undefined ? `${qname.schema}.${qname.name}` : qname.name);
       return derived(this.failClosed(), inputs);
+    }
+    if (name === 'VALUES' && this.inserted !== undefined && argNodes.length === 1 && isNode(argNodes[0]) && argNodes[0].type === 'column_ref') {
+      // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the row would have inserted into col.
+      return this.inserted.get(lower(nameOf(argNodes[0].column))) ?? NO_SOURCES;
     }
     if (MYSQL_UNTRACEABLE_FUNCTIONS.has(name)) return derived(this.failClosed(), inputs);
     const branching = MYSQL_BRANCHING_FUNCTIONS.get(name);

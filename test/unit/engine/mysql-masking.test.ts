@@ -190,6 +190,15 @@ describe('MySQL masking: lineage of output columns', () => {
     expect(await refusal('SELECT shop.other(ssn) FROM customers')).toEqual(['masked_column_in_fallible_expression']);
   });
 
+  it('reads a double-quoted name that is a column as the column (sql_mode ANSI_QUOTES)', async () => {
+    expect(await refusal('SELECT id FROM customers WHERE "ssn" LIKE \'1%\'')).toEqual(['masked_column_in_predicate']);
+    expect(await maskers('SELECT "ssn" AS s, "hello" AS h FROM customers')).toEqual(['redact', false]);
+  });
+
+  it('lets a LATERAL derived table see the FROM items before it', async () => {
+    expect(await maskers('SELECT t.x FROM customers c, LATERAL (SELECT c.card AS x) AS t')).toEqual(['last4']);
+  });
+
   it('fails closed on user variables', async () => {
     expect(await maskers('SELECT @v FROM orders')).toEqual(['redact']);
   });
@@ -291,6 +300,15 @@ describe('MySQL masking: writes', () => {
     expect(await refusal('INSERT INTO orders (note) VALUES ((SELECT ssn FROM customers LIMIT 1))')).toEqual(['masked_column_in_write']);
     expect(await refusal('SELECT ssn INTO @x FROM customers')).toEqual(['masked_column_in_write']);
     expect(await refusal('CREATE TABLE t AS SELECT card FROM customers')).toEqual(['masked_column_in_write']);
+  });
+
+  it('follows VALUES(col) in ON DUPLICATE KEY UPDATE to the inserted value', async () => {
+    expect(await refusal("INSERT INTO orders (id, note) VALUES (1, 'x') ON DUPLICATE KEY UPDATE note = VALUES(note)")).toEqual([]);
+    expect(await refusal('INSERT INTO customers (id, ssn) SELECT id, card FROM customers ON DUPLICATE KEY UPDATE name = VALUES(ssn)')).toEqual(['masked_column_in_write']);
+  });
+
+  it('refuses SET @v = a masked value', async () => {
+    expect(await refusal('SET @x = (SELECT ssn FROM customers LIMIT 1)')).toEqual(['masked_column_in_write']);
   });
 
   it('refuses a masked predicate in DELETE', async () => {

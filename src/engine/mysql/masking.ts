@@ -64,6 +64,28 @@ function collectNames(root: unknown, relations: Map<string, QualifiedName>, func
   }
 }
 
+/**
+ * Names of derived tables and CTEs in the statement (lower case). MySQL and MariaDB report a column
+ * of one with the alias as its origin table, in the current database: such an origin is not the
+ * catalog table of that name, whatever the catalog holds.
+ */
+function derivedNames(root: unknown): Set<string> {
+  const out = new Set<string>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    if (isNode(v.expr) && v.expr.ast !== undefined && typeof v.as === 'string') out.add(v.as.toLowerCase());
+    if (isNode(v.name) && typeof v.name.value === 'string' && isNode(v.stmt)) out.add(v.name.value.toLowerCase());
+    for (const x of Object.values(v)) if (x !== null && typeof x === 'object') stack.push(x);
+  }
+  return out;
+}
+
 /** A view's definition parsed (MySQL dialect); undefined when node-sql-parser cannot read it. */
 function parseView(rel: MysqlRelation): AstNode | undefined {
   if (rel.viewDefinition === undefined) return undefined;
@@ -148,6 +170,8 @@ function allRelationColumns(names: ResolvedNames): ColumnKey[] {
 interface OriginContext {
   catalog: MysqlCatalog;
   names: ResolvedNames;
+  /** derived tables and CTEs of the statement, lower case */
+  derived: ReadonlySet<string>;
 }
 
 /**
@@ -186,7 +210,7 @@ export async function planMysqlMasking(ast: unknown, input: MaskingPolicyInput, 
   const reach: Lineage = { sources: reachSources, identity: false };
   const maskedInReach = maskedSources(reach, rules).length > 0;
   const kept = maskedInReach ? reasons : reasons.filter((r) => r.code !== 'masked_lineage_unknown');
-  const context: OriginContext = { catalog, names };
+  const context: OriginContext = { catalog, names, derived: isNode(root) ? derivedNames(root) : new Set() };
   const core: PlanCore = {
     exempt: false,
     rules,
@@ -234,10 +258,16 @@ async function resolveOrigins(ctx: OriginContext, plan: MaskPlan, fields: readon
   await resolveNames(probe, ctx.catalog, ctx.names);
   const env = envOf(ctx.names, ctx.catalog, plan.rules);
   const walker = new MysqlLineageWalker(env);
+  const outputs = plan.outputs;
+  const aligned = outputs !== undefined && outputs.length === fields.length && outputs.every((o, i) => o.name === undefined || o.name === fields[i]!.name);
   for (const f of wanted) {
     const o = f.origin;
     let lineage: Lineage | undefined;
-    if (o && o.table.length > 0) {
+    if (o && ctx.derived.has(o.table.toLowerCase())) {
+      // A derived table's or CTE's column: the server names only the alias. The planned lineage at
+      // this position is all there is to know; without alignment, fail closed.
+      lineage = aligned ? outputs[fields.indexOf(f)]!.lineage : undefined;
+    } else if (o && o.table.length > 0) {
       const info = env.relation(o.schema.length > 0 ? { schema: o.schema, name: o.table } : { name: o.table });
       const col = info?.columns.find((c) => c.toLowerCase() === o.column.toLowerCase());
       if (info && col !== undefined) {

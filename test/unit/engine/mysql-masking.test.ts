@@ -360,6 +360,20 @@ describe('MySQL masking: applyMasking over planted rows', () => {
     expect(out.rows[0]).toEqual(['fine', '[redacted]']);
   });
 
+  it('does not take a derived table named like a real table for that table (the server names only the alias)', async () => {
+    // MySQL and MariaDB report `orders` (the alias, in the current database) as the origin table.
+    const sql = 'SELECT orders.note FROM (SELECT ssn AS note FROM customers) AS orders';
+    const p = await plan(sql);
+    const fields = [field('note', { schema: 'shop', table: 'orders', column: 'note' })];
+    await prepareMysqlOrigins(p, fields);
+    expect(applyMasking(p, fields, [[SSN]]).rows[0]).toEqual(['[redacted]']);
+    // Misaligned (the server returned another column too): the alias origin fails closed, never clear.
+    const q = await plan(sql);
+    const two = [field('note', { schema: 'shop', table: 'orders', column: 'note' }), field('extra', { schema: 'shop', table: 'orders', column: 'id' })];
+    await prepareMysqlOrigins(q, two);
+    expect(applyMasking(q, two, [[SSN, SSN]]).rows[0]).toEqual(['[redacted]', '[redacted]']);
+  });
+
   it('masks every column of a statement whose positions are unknown unless the server names a clear origin', async () => {
     const p = await plan('SELECT * FROM secrets');
     const fields = [field('a'), field('b', { schema: 'shop', table: 'orders', column: 'total' })];

@@ -190,3 +190,19 @@ export function mysqlCastOfMasked(target: { dataType?: unknown; length?: unknown
 export const MYSQL_LITERAL_TYPES: ReadonlySet<string> = new Set([
   ...STRING_LITERALS, 'number', 'bool', 'boolean', 'null', 'param', 'origin', 'datatype', 'default', 'star', 'date', 'time', 'timestamp', 'datetime',
 ]);
+
+/**
+ * Relations whose content includes values of other tables or other sessions' statements: column
+ * statistics and histograms (MySQL's COLUMN_STATISTICS, MariaDB's mysql.column_stats min/max
+ * values), full-text index words, statement histories and process lists. Their columns get the
+ * fail-closed lineage.
+ */
+const VALUE_EXPOSING_SCHEMAS: ReadonlySet<string> = new Set(['performance_schema', 'sys', 'mysql']);
+const VALUE_EXPOSING_INFORMATION_SCHEMA: ReadonlySet<string> = new Set(['processlist', 'column_statistics', 'optimizer_trace']);
+
+export function mysqlExposesOtherValues(rel: { schema: string; name: string }): boolean {
+  const schema = rel.schema.toLowerCase();
+  const name = rel.name.toLowerCase();
+  if (VALUE_EXPOSING_SCHEMAS.has(schema)) return true;
+  return schema === 'information_schema' && (VALUE_EXPOSING_INFORMATION_SCHEMA.has(name) || name.startsWith('innodb_'));
+}

@@ -33,6 +33,7 @@ import {
   MYSQL_UNTRACEABLE_FUNCTIONS,
   mysqlCallIsTotal,
   mysqlCastOfMasked,
+  mysqlExposesOtherValues,
   mysqlGrowthOf,
   type MysqlCallArg,
 } from './masking-functions.js';
@@ -603,8 +604,14 @@ export class MysqlLineageWalker {
       if (lower(table) === 'dual') return { refname, columns: [], whole: NO_SOURCES };
     }
     const info = this.env.relation(db !== undefined ? { schema: db, name: table } : { name: table });
-    if (!info) {
-      // A relation the catalog does not know: every column in reach and every masked column.
+    if (!info || mysqlExposesOtherValues(info) || (db !== undefined && mysqlExposesOtherValues({ schema: db, name: table }))) {
+      // A relation the catalog does not know, or one that holds other tables' values (statistics,
+      // statement histories): every column in reach and every masked column.
+      if (info) {
+        const unknown = this.failClosed();
+        const columns = info.columns.map((c) => ({ name: c, lineage: unknown, certainName: true }));
+        return { refname, columns, whole: unknown };
+      }
       return { refname, columns: undefined, whole: this.failClosed() };
     }
     const columns = this.relationColumns(info);

@@ -26,6 +26,7 @@ import { columnValue, eitherOf, maskedSources } from '../../masking/lineage/alge
 import { TOO_DEEP_MESSAGE } from '../../masking/rules/index.js';
 import type { ColumnKey, Lineage, MaskingPolicyInput, MaskPlan } from '../../masking/types.js';
 import { columnKey, MysqlLineageWalker, type AstNode, type MysqlLineageEnv } from './masking-walker.js';
+import { mysqlExposesOtherValues } from './masking-functions.js';
 import type { MysqlCatalog, MysqlRelation } from './types.js';
 
 const { Parser } = NodeSqlParser;
@@ -270,7 +271,7 @@ async function resolveOrigins(ctx: OriginContext, plan: MaskPlan, fields: readon
     } else if (o && o.table.length > 0) {
       const info = env.relation(o.schema.length > 0 ? { schema: o.schema, name: o.table } : { name: o.table });
       const col = info?.columns.find((c) => c.toLowerCase() === o.column.toLowerCase());
-      if (info && col !== undefined) {
+      if (info && col !== undefined && !mysqlExposesOtherValues(info)) {
         if (info.kind === 'view') {
           const traced = walker.relationOutputs(info).find((c) => c.name === col);
           lineage = traced ? eitherOf(traced.lineage, columnValue([columnKey(info, col)])) : undefined;

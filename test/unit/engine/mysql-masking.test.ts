@@ -25,6 +25,8 @@ class PlantedCatalog implements MysqlCatalog {
       columns: ['id', 'contact', 'tax_id'],
       viewDefinition: 'select `shop`.`customers`.`id` AS `id`,`shop`.`customers`.`email` AS `contact`,`shop`.`customers`.`ssn` AS `tax_id` from `shop`.`customers` where `shop`.`customers`.`ssn` is not null',
     },
+    { schema: 'mysql', name: 'column_stats', kind: 'table', columns: ['db_name', 'table_name', 'column_name', 'min_value', 'max_value'] },
+    { schema: 'information_schema', name: 'COLUMN_STATISTICS', kind: 'view', columns: ['SCHEMA_NAME', 'TABLE_NAME', 'COLUMN_NAME', 'HISTOGRAM'], viewDefinition: 'select 1, 2, 3, 4' },
     { schema: 'shop', name: 'opaque', kind: 'view', columns: ['a', 'b'], viewDefinition: 'select this is not sql' },
   ];
   private readonly stored: MysqlRoutine[] = [{ schema: 'shop', name: 'peek', deterministic: true, dataAccess: 'READS SQL DATA' }];
@@ -178,6 +180,17 @@ describe('MySQL masking: lineage of output columns', () => {
     expect(p.outputs).toBeUndefined();
     expect(p.maskedInReach).toBe(true);
     expect([...p.reach.sources]).toEqual(expect.arrayContaining(['shop.customers.ssn', 'shop.customers.card', 'shop.customers.email']));
+  });
+
+  it("fails closed on relations that hold other tables' values (MariaDB column_stats, MySQL histograms)", async () => {
+    expect(await maskers('SELECT min_value, max_value FROM mysql.column_stats')).toEqual(['redact', 'redact']);
+    expect(await maskers('SELECT HISTOGRAM FROM information_schema.COLUMN_STATISTICS')).toEqual(['redact']);
+    expect(await refusal("SELECT table_name FROM mysql.column_stats WHERE min_value LIKE '1%'")).toEqual(['masked_column_in_predicate']);
+    // By server origin too, even when the plan does not line up.
+    const p = await plan('SELECT id FROM orders');
+    const fields = [field('a', { schema: 'mysql', table: 'column_stats', column: 'min_value' }), field('b')];
+    await prepareMysqlOrigins(p, fields);
+    expect(applyMasking(p, fields, [[SSN, 'x']]).rows[0]).toEqual(['[redacted]', 'x']);
   });
 
   it('fails closed on a column name that resolves nowhere', async () => {

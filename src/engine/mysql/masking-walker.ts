@@ -584,13 +584,32 @@ export class MysqlLineageWalker {
     if (typeof item.join === 'string' && /NATURAL/i.test(item.join)) this.refuse('naturalJoin', rel.whole);
   }
 
+  /**
+   * JOIN … USING (cols): the columns are compared (refused when masked), and `*` shows each once,
+   * first, as MySQL coalesces them, then the other columns of the left side, then the right's.
+   */
   private using(item: AstNode, scope: Scope): void {
-    for (const u of listOf(item.using)) {
-      const name = lower(nameOf(u) ?? (isNode(u) ? nameOf(u.column) : undefined));
+    const names = listOf(item.using).map((u) => lower(nameOf(u) ?? (isNode(u) ? nameOf(u.column) : undefined))).filter((n) => n.length > 0);
+    if (names.length === 0) return;
+    const right = scope.stars.pop();
+    const left = scope.stars.splice(0, scope.stars.length);
+    const known = right !== undefined && left.every((s) => s !== undefined);
+    const leftCols = known ? left.flat() as MysqlColumn[] : [];
+    const coalesced: MysqlColumn[] = [];
+    for (const name of names) {
       const parts: Lineage[] = [];
       for (const r of scope.rels) for (const c of r.columns ?? []) if (lower(c.name) === name) parts.push(c.lineage);
       this.refuse('joinUsing', parts.length > 0 ? derived(...parts) : this.failClosed());
+      const first = leftCols.find((c) => lower(c.name) === name);
+      const other = right?.find((c) => lower(c.name) === name);
+      if (first) coalesced.push({ ...first, lineage: other ? eitherOf(first.lineage, other.lineage) : first.lineage });
     }
+    if (!known || coalesced.length !== names.length) {
+      scope.stars.push(undefined);
+      return;
+    }
+    const isUsing = (c: MysqlColumn) => names.includes(lower(c.name));
+    scope.stars.push([...coalesced, ...leftCols.filter((c) => !isUsing(c)), ...right!.filter((c) => !isUsing(c))]);
   }
 
   private namedRel(item: AstNode, scope: Scope): Rel {
@@ -696,8 +715,9 @@ export class MysqlLineageWalker {
       case 'interval':
         return this.expr(n.expr, scope);
       case 'var':
-        // A user or system variable: what it holds is not traced.
-        return this.failClosed();
+        // A system variable (@@…) holds settings, never table data; a user variable (@x) may hold
+        // anything an earlier statement put there: not traced.
+        return n.prefix === '@@' ? NO_SOURCES : this.failClosed();
       case 'assign': {
         const l = this.expr(n.right, scope);
         this.guardWrite(l, { label: 'a user variable (@var := …)', lineage: NO_SOURCES });

@@ -160,6 +160,16 @@ describe('MySQL masking: lineage of output columns', () => {
     expect(p.outputs?.length).toBe(9);
   });
 
+  it('expands * over JOIN … USING with the common column once, first (as MySQL does)', async () => {
+    const p = await plan('SELECT * FROM customers c JOIN orders o USING (id)');
+    expect(p.outputs?.map((o) => o.name)).toEqual(['id', 'name', 'email', 'ssn', 'card', 'customer_id', 'total', 'note']);
+    expect(await refusal('SELECT * FROM customers c JOIN customers d USING (ssn)')).toEqual(['masked_column_in_predicate']);
+  });
+
+  it('keeps system variables clear', async () => {
+    expect(await maskers('SELECT @@version AS v FROM orders')).toEqual([false]);
+  });
+
   it('traces a view through its definition (the view column carries the base rule)', async () => {
     expect(await maskers('SELECT id, contact, tax_id FROM customer_contacts')).toEqual([false, 'email', 'redact']);
   });

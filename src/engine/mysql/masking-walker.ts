@@ -166,6 +166,8 @@ export class MysqlLineageWalker {
   private readonly unknown: Lineage;
   private readonly viewColumns = new Map<MysqlRelation, MysqlColumn[]>();
   private readonly viewStack: MysqlRelation[] = [];
+  /** inside a data-change statement, where strict mode turns conversion warnings into errors */
+  private writing = 0;
   /** inside INSERT … ON DUPLICATE KEY UPDATE: what VALUES(col) holds, by lower-case column */
   private inserted: Map<string, Lineage> | undefined;
 
@@ -240,6 +242,16 @@ export class MysqlLineageWalker {
   // ---- statements ------------------------------------------------------------------------------
 
   private statement(root: AstNode, scope: Scope | undefined): MysqlShape | undefined {
+    const changesData = root.type === 'insert' || root.type === 'replace' || root.type === 'update' || root.type === 'delete' || root.type === 'create';
+    if (changesData) this.writing++;
+    try {
+      return this.statementBody(root, scope);
+    } finally {
+      if (changesData) this.writing--;
+    }
+  }
+
+  private statementBody(root: AstNode, scope: Scope | undefined): MysqlShape | undefined {
     switch (root.type) {
       case 'select': {
         const shape = this.select(root, scope);
@@ -790,6 +802,10 @@ export class MysqlLineageWalker {
       // Next to a number MySQL compares as numbers: the text is converted, with a warning quoting it.
       const operands = [e.left, ...listOf(isNode(e.right) && e.right.type === 'expr_list' ? e.right : [e.right])];
       if (operands.some(isNumberLiteral)) this.refuse('implicitConversion', out, `the operator ${op} with a number`);
+      // In a data-change statement strict mode makes a conversion an error: the other side must be text for sure.
+      else if (this.writing > 0 && !operands.every((o) => isStringLiteral(o) || (isNode(o) && o.type === 'null') || this.masked(this.expr(o, scope)).length > 0)) {
+        this.refuse('implicitConversion', out, `the operator ${op} with a value of unknown type in a data-change statement`);
+      }
       // LIKE with a masked pattern: the pattern's escapes decide; refused as a computation that may fail.
       if ((op === 'LIKE' || op === 'NOT LIKE') && (rightMasked || !isStringLiteral(e.right))) this.refuse('operator', out, `the operator ${op}`);
       return out;

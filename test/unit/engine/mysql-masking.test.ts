@@ -287,6 +287,12 @@ describe('MySQL masking: refused flows (same codes and sentences as PostgreSQL)'
     });
   }
 
+  it('refuses a masked value in LIMIT (a tree the parser would give for a sub-query there)', async () => {
+    const ast = astOf('SELECT id FROM customers LIMIT 1') as { limit: { value: unknown[] } };
+    ast.limit.value[0] = { ast: astOf('SELECT LENGTH(ssn) FROM customers'), parentheses: true };
+    await expect(planMysqlMasking(ast, POLICY, new PlantedCatalog())).rejects.toMatchObject({ code: 'policy_denied', reasons: [{ code: 'masked_column_in_predicate' }] });
+  });
+
   it('says which column and which place, in the shared sentence', async () => {
     expect(await refusalMessage('SELECT id FROM customers ORDER BY ssn')).toContain('shop.customers.ssn is masked for this identity and cannot be used in ORDER BY');
     expect(await refusalMessage("SELECT IFNULL(ssn, 'x') FROM customers")).toContain('IFNULL() (it branches on the value)');
@@ -332,6 +338,11 @@ describe('MySQL masking: writes', () => {
 
   it('refuses SET @v = a masked value', async () => {
     expect(await refusal('SET @x = (SELECT ssn FROM customers LIMIT 1)')).toEqual(['masked_column_in_write']);
+  });
+
+  it('refuses comparing a masked value with a value of unknown type inside a write (strict mode makes the conversion an error)', async () => {
+    expect(await refusal('UPDATE customers SET ssn = (ssn = id) WHERE id = 1')).toEqual(['masked_column_in_fallible_expression']);
+    expect(await refusal("UPDATE customers SET ssn = (ssn = 'x') WHERE id = 1")).toEqual([]);
   });
 
   it('refuses a masked predicate in DELETE', async () => {

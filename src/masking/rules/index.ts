@@ -34,6 +34,10 @@
  * Whatever cannot be traced (user-defined functions, unknown names, EXECUTE) has fail-closed
  * lineage: every column in reach plus every masked column of the policy.
  *
+ * MySQL follows the same table; its names, and the places where its semantics differ (IF/IFNULL/
+ * COALESCE branch, conversions that warn quoting the value, ICU regular expressions), are in
+ * src/engine/mysql/masking-functions.ts.
+ *
  * The walker (../lineage/) traces where each value comes from and, at every place a value flows,
  * asks this module: REFUSED_FLOWS names each place with its refusal code and reason; the
  * functions below decide casts, operators, calls, expression nodes, writes and output maskers.

@@ -455,7 +455,8 @@ export class MysqlLineageWalker {
     this.withClause(stmt.with, withScope);
     const arms = this.arms(stmt);
     if (arms.length === 1) return this.selectArm(stmt, withScope);
-    const shapes = arms.map(({ arm }) => this.selectArm(arm, withScope));
+    // ORDER BY / LIMIT after the last arm belong to the whole result unless that arm is parenthesised.
+    const shapes = arms.map(({ arm }, i) => this.selectArm(arm, withScope, i === arms.length - 1 && arm.parentheses_symbol !== true));
     let shape: MysqlShape;
     const cols = shapes.map((s) => s.columns);
     if (cols.every((c) => c !== undefined && c.length === cols[0]!.length)) {
@@ -478,7 +479,7 @@ export class MysqlLineageWalker {
     return shape;
   }
 
-  private selectArm(stmt: AstNode, parent: Scope | undefined): MysqlShape {
+  private selectArm(stmt: AstNode, parent: Scope | undefined, orderIsTheResults = false): MysqlShape {
     const scope = new Scope(parent);
     if (stmt.with) this.withClause(stmt.with, scope);
     for (const item of listOf(stmt.from)) this.fromItem(item, scope);
@@ -494,7 +495,7 @@ export class MysqlLineageWalker {
     if (typeof stmt.distinct === 'string' || (isNode(stmt.distinct) && stmt.distinct.type !== undefined)) {
       this.refuse('distinct', outputs ? derived(...outputs.map((c) => c.lineage)) : shape.whole);
     }
-    this.orderLimit(stmt, scope, outputs);
+    if (!orderIsTheResults) this.orderLimit(stmt, scope, outputs);
     if (isNode(stmt.into) && stmt.into.type === 'into') {
       const label = lower(stmt.into.keyword) === 'var' ? 'a user variable (SELECT … INTO @var)' : 'a file (SELECT … INTO OUTFILE)';
       this.guardShapeWrite(shape, label);

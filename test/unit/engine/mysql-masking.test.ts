@@ -299,6 +299,11 @@ describe('MySQL masking: refused flows (same codes and sentences as PostgreSQL)'
     expect(await refusalMessage('SELECT CAST(ssn AS SIGNED) FROM customers')).toContain('a cast to SIGNED');
   });
 
+  it("reads ORDER BY after UNION ALL as the result's (names of the first arm)", async () => {
+    expect(await refusal('SELECT note FROM orders UNION ALL SELECT name FROM customers ORDER BY note')).toEqual([]);
+    expect(await refusal('SELECT note FROM orders UNION ALL SELECT ssn FROM customers ORDER BY note')).toEqual(['masked_column_in_predicate']);
+  });
+
   it('allows predicates on clear columns next to masked output', async () => {
     expect(new Set(await refusal("SELECT ssn, card FROM customers WHERE name LIKE 'A%' AND id > 3 GROUP BY ssn, card, id ORDER BY id LIMIT 5"))).toEqual(new Set(['masked_column_in_predicate']));
     expect(await refusal("SELECT ssn, card FROM customers WHERE name LIKE 'A%' AND id > 3 ORDER BY id LIMIT 5")).toEqual([]);

@@ -45,6 +45,11 @@ export type EngineAnalysis = Omit<Analysis, 'stmt' | 'root'> & { root: unknown }
 export interface EngineErrorInfo extends DatabaseErrorInfo {
   /** the engine's own error number when it has one besides the SQLSTATE (MySQL errno) */
   vendorCode?: string;
+  /**
+   * What the refusal means, when the engine's codes say it and the SQLSTATE alone does not
+   * (MySQL: 3024/1969 the statement time limit, 1792 a write in a read-only transaction).
+   */
+  kind?: 'timeout' | 'read_only';
 }
 
 /** What every engine's catalog offers the engine-neutral parts (schema discovery, invalidation after DDL). */

@@ -33,7 +33,7 @@ import type { SchemaRelation } from '../db/catalog/schema.js';
 import type { StatementRequest } from '../db/execute.js';
 import type { ExecutionMode } from '../db/pools.js';
 import type { ConnectionCredentials } from '../db/credentials.js';
-import type { ProfileConfig } from '../policy/schema.js';
+import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
 import type { MaskPlan, MaskingPolicyInput } from '../masking/index.js';
 import type { UnknownFunction } from '../sql/function-names.js';
 
@@ -82,8 +82,8 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, C
   /** Refuse a parameter count that does not match the statement's placeholders (`invalid_request`). */
   checkParams(sql: string, params: readonly unknown[]): void;
 
-  /** The engine's pools, fed with each connection's credentials and pool size. */
-  createPools(credentialsFor: (connection: string) => ConnectionCredentials, poolSize: (connection: string) => number): EnginePools<Handle>;
+  /** The engine's pools, fed with each connection's credentials, pool size and configuration. */
+  createPools(credentialsFor: (connection: string) => ConnectionCredentials, poolSize: (connection: string) => number, config: (connection: string) => ConnectionConfig | undefined): EnginePools<Handle>;
   /**
    * The catalog of one connection as one role sees it (`role` null: the login role). Built once per
    * connection and role by the connection runtime; look-ups run on `pools`.

@@ -22,7 +22,8 @@
  */
 import type mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
-import { AffectedRowsOverLimit, type StatementRequest } from '../../db/execute.js';
+import { AffectedRowsOverLimit, DatabaseFailure, type StatementRequest } from '../../db/execute.js';
+import type { EngineErrorInfo } from '../types.js';
 import type { Cell, ExecutionResult, ResultField } from '../../db/types.js';
 import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, sessionSettingsSql, type MysqlHandle } from './pools.js';
 import { toMysqlFailure } from './errors.js';
@@ -435,6 +436,9 @@ function commandTag(sql: string): string {
   return /^[A-Za-z]+/.exec(stripped)?.[0]?.toUpperCase() ?? '';
 }
 
+/** How long past the profile's time limit the executor waits before it kills the session itself. */
+const BACKSTOP_GRACE_MS = 1000;
+
 export async function executeMysql(handle: MysqlHandle, req: StatementRequest): Promise<ExecutionResult> {
   const started = performance.now();
   const sql = bindMysqlParams(req.sql, req.params);
@@ -449,6 +453,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
   };
   req.signal?.addEventListener('abort', onAbort, { once: true });
   let inTransaction = false;
+  let timedOut = false;
   try {
     const read = req.mode === 'read';
     // A read handle stays read-only whatever the request says.
@@ -457,7 +462,22 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     const guard = guardPackets(conn, read ? req.maxRowBytes : undefined);
     await run(conn, read ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
     inTransaction = true;
-    const r = await collect(conn, sql, read ? req.maxRows + 1 : Number.POSITIVE_INFINITY, guard, req.maxRowBytes);
+    // A backstop for the server's own time limit, which a statement can lift for itself on MariaDB
+    // (SET STATEMENT max_statement_time = 0 FOR …, refused by the analysis) and which MySQL 8 applies
+    // to SELECT only: past the limit and a grace second, the session is killed on the server and
+    // the connection dropped.
+    const threadId = conn.threadId;
+    const backstop = setTimeout(() => {
+      timedOut = true;
+      killMysqlConnection(conn, 'the statement ran past the time limit');
+      if (threadId !== null) void handle.killSession(threadId);
+    }, handle.limits.statementTimeoutMs + BACKSTOP_GRACE_MS);
+    let r: Awaited<ReturnType<typeof collect>>;
+    try {
+      r = await collect(conn, sql, read ? req.maxRows + 1 : Number.POSITIVE_INFINITY, guard, req.maxRowBytes);
+    } finally {
+      clearTimeout(backstop);
+    }
     if (r.stoppedEarly) destroyed = true;
     let rows = r.rows;
     const truncated = rows.length > req.maxRows;
@@ -482,6 +502,11 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     };
   } catch (e) {
     if (aborted) throw aborted;
+    if (timedOut) {
+      destroyed = true;
+      const info: EngineErrorInfo = { sqlstate: '70100', message: 'the statement ran past the time limit and was cancelled', kind: 'timeout' };
+      throw new DatabaseFailure(info);
+    }
     if (inTransaction && !destroyed) {
       // A failed statement leaves the transaction open: end it, or the connection goes.
       await run(conn, 'ROLLBACK').catch(() => {

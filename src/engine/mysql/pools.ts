@@ -43,6 +43,11 @@ export interface MysqlHandle {
   readonly mode: ExecutionMode;
   /** the server's flavor, learned on the first connection */
   flavor?: MysqlFlavor;
+  /**
+   * End the session with this id on the server (`KILL`) from a connection of its own: a user may
+   * kill its own sessions without the PROCESS privilege. Best effort; never throws.
+   */
+  killSession(threadId: number): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -90,6 +95,16 @@ interface PoolInternals {
 export async function createMysqlHandle(credentials: ConnectionCredentials, limits: MysqlSessionLimits, mode: ExecutionMode, options: MysqlPoolOptions = {}): Promise<MysqlHandle> {
   const target = await credentials.target();
   const entra = options.entra === true;
+  const connectionOptions: mysql.ConnectionOptions = {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
+    connectTimeout: 5_000,
+    multipleStatements: false,
+    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+  };
   const pool = mysql.createPool({
     host: target.host,
     port: target.port,
@@ -131,11 +146,24 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
   });
   // A pooled connection that dies while idle (server restart, network) must not crash the process.
   pool.on('connection', (conn) => conn.on('error', () => {}));
+  const authPlugins = (pool as unknown as { config: { connectionConfig: { authPlugins?: mysql.ConnectionOptions['authPlugins'] } } }).config.connectionConfig.authPlugins;
   return {
     pool,
     credentials,
     limits,
     mode,
+    async killSession(threadId) {
+      try {
+        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password(), ...(authPlugins ? { authPlugins } : {}) });
+        side.on('error', () => {});
+        await new Promise<void>((resolve) => {
+          side.query(`KILL ${Math.floor(threadId)}`, () => resolve());
+        });
+        side.destroy();
+      } catch {
+        // The session ends anyway when the server notices its socket is gone.
+      }
+    },
     end: () => new Promise<void>((resolve) => pool.end(() => resolve())),
   };
 }

@@ -126,6 +126,23 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
     expect((again as DatabaseFailure).info).toMatchObject({ kind: 'timeout' });
   });
 
+  it('cancels a statement that lifts the server time limit for itself, and its session ends on the server', async () => {
+    const quick = await handle('read', 300);
+    const started = Date.now();
+    const e = await failure(executeMysql(quick, req('set statement max_statement_time = 0 for select sleep(20) as s')));
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((e as DatabaseFailure).info).toMatchObject({ kind: 'timeout' });
+    // The session is gone on the server, not left sleeping.
+    let sleeping = 1;
+    for (let i = 0; i < 50 && sleeping > 0; i++) {
+      const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like '%sleep(20)%' and user = ?", [my.user]);
+      sleeping = Number(row!.n);
+      if (sleeping > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sleeping).toBe(0);
+    expect((await executeMysql(quick, req('select 5 as five'))).rows).toEqual([['5']]);
+  });
+
   it('resets the session after every use: user variables, settings, temporary tables and locks are gone on the same connection', async () => {
     const first = await executeMysql(
       write,

@@ -91,6 +91,20 @@ interface PoolInternals {
   config: { connectionConfig: { password?: string } };
 }
 
+/**
+ * mysql2's `mysql_clear_password` plugin for Entra tokens (Azure Database for MySQL asks for the
+ * token in the clear): the token is sent only on a TLS socket, otherwise the handshake fails.
+ */
+export function clearPasswordOverTls({ connection }: { connection: object }): () => Buffer {
+  return () => {
+    const c = connection as { config: { password?: string }; stream: unknown };
+    if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
+      throw new Error('refusing to send the Entra token without TLS');
+    }
+    return Buffer.from(`${c.config.password ?? ''}\0`);
+  };
+}
+
 /** One pool for a connection's target, as the profile and mode say. */
 export async function createMysqlHandle(credentials: ConnectionCredentials, limits: MysqlSessionLimits, mode: ExecutionMode, options: MysqlPoolOptions = {}): Promise<MysqlHandle> {
   const target = await credentials.target();
@@ -129,18 +143,7 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     charset: 'UTF8MB4_UNICODE_CI',
     ...(entra
       ? {
-          authPlugins: {
-            // The Entra token goes in the clear: only inside TLS.
-            mysql_clear_password:
-              ({ connection }: { connection: object }) =>
-              () => {
-                const c = connection as { config: { password?: string }; stream: unknown };
-                if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
-                  throw new Error('refusing to send the Entra token without TLS');
-                }
-                return Buffer.from(`${c.config.password ?? ''}\0`);
-              },
-          },
+          authPlugins: { mysql_clear_password: clearPasswordOverTls },
         }
       : {}),
   });

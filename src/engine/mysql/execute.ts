@@ -368,8 +368,8 @@ interface Collected {
 }
 
 /**
- * Send the statement and collect its result: cells decoded as they arrive; at `stopAfter` rows the
- * connection is destroyed (the rest is never read). A second result set (a procedure's) is refused.
+ * Send the statement and collect its result: cells decoded as they arrive; a row past `stopAfter`
+ * destroys the connection (the rest is never read). A second result set (a procedure's) is refused.
  */
 function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, guard: PacketGuard, maxRowBytes: number | undefined): Promise<Collected> {
   return new Promise((resolve, reject) => {
@@ -406,11 +406,14 @@ function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, gua
         affectedRows = (affectedRows ?? 0) + (header.affectedRows ?? 0);
         return;
       }
-      rows.push(row.map((cell: Buffer | null, i) => (cell === null ? null : decoders[i]!(cell))));
+      // The server usually stops at the cap itself (sql_select_limit) and the result ends there;
+      // a row past it means the statement's own LIMIT is larger: stop reading, drop the connection.
       if (rows.length >= stopAfter) {
         killMysqlConnection(conn);
         finish(undefined, true);
+        return;
       }
+      rows.push(row.map((cell: Buffer | null, i) => (cell === null ? null : decoders[i]!(cell))));
     });
     // A dead socket is reported to the connection, not to a query without a callback.
     const onError = (err: unknown) => {

@@ -68,7 +68,10 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
   });
 
   it('caps the rows of a read and says the result was truncated', async () => {
+    const [before] = (await executeMysql(read, req('select connection_id()'))).rows;
     const capped = await executeMysql(read, req('select id from accounts order by id', { maxRows: 5 }));
+    // The server stopped at the cap: the connection was kept.
+    expect((await executeMysql(read, req('select connection_id()'))).rows[0]).toEqual(before);
     expect(capped.rows).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
     expect(capped.truncated).toBe(true);
     expect(capped.rowCount).toBe(5);
@@ -81,9 +84,12 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
 
   it('stops reading at the cap when the statement asks for more rows with its own LIMIT', async () => {
     // 8000 rows asked for; the executor reads 11 and drops the connection.
+    const [before] = (await executeMysql(read, req('select connection_id()'))).rows;
     const r = await executeMysql(read, req('select a.id, b.id, c.id from accounts a, accounts b, accounts c limit 8000', { maxRows: 10 }));
     expect(r.rows).toHaveLength(10);
     expect(r.truncated).toBe(true);
+    // The rest was never read: that connection is gone.
+    expect((await executeMysql(read, req('select connection_id()'))).rows[0]).not.toEqual(before);
     // The pool replaced the connection: the next read works.
     const next = await executeMysql(read, req('select 1 as one'));
     expect(next.rows).toEqual([['1']]);

@@ -530,12 +530,14 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
 const WRITE_START = /^(UPDATE|DELETE|INSERT|REPLACE)\b/i;
 
 /**
- * The optimizer's estimate of the rows a write touches, never executing it: EXPLAIN of the
- * statement (FORMAT=JSON on MySQL 8, the tabular EXPLAIN on MariaDB) inside a transaction that is
- * rolled back (the server refuses to EXPLAIN a write in a read-only one). The answer is the largest `rows` estimate among the plan's tables: the
- * written table for UPDATE/DELETE, the largest scan of the SELECT for INSERT … SELECT / REPLACE …
- * SELECT (what the approval threshold compares with). Statements that do not start with UPDATE,
- * DELETE, INSERT or REPLACE are refused (`EXPLAIN ANALYZE …` would run them).
+ * The optimizer's estimate of the rows a write touches, without running it: EXPLAIN of the
+ * statement (FORMAT=JSON on MySQL 8, the tabular EXPLAIN on MariaDB). The answer is the largest
+ * `rows` estimate among the plan's tables: the written table for UPDATE/DELETE, the largest scan of
+ * the SELECT for INSERT … SELECT / REPLACE … SELECT (what the approval threshold compares with).
+ * Statements that do not start with UPDATE, DELETE, INSERT or REPLACE are refused (`EXPLAIN
+ * ANALYZE …` would run them). The optimizer may evaluate a constant subquery while it plans, so
+ * the EXPLAIN runs in a transaction that is always rolled back (the server refuses to EXPLAIN a
+ * write in a read-only one), and the session is reset after it like after any statement.
  */
 export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params: readonly unknown[]): Promise<number> {
   const bound = bindMysqlParams(sql, params);

@@ -43,6 +43,11 @@ export interface MysqlHandle {
   readonly mode: ExecutionMode;
   /** the server's flavor, learned on the first connection */
   flavor?: MysqlFlavor;
+  /**
+   * End the session with this id on the server (`KILL`) from a connection of its own: a user may
+   * kill its own sessions without the PROCESS privilege. Best effort; never throws.
+   */
+  killSession(threadId: number): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -86,10 +91,34 @@ interface PoolInternals {
   config: { connectionConfig: { password?: string } };
 }
 
+/**
+ * mysql2's `mysql_clear_password` plugin for Entra tokens (Azure Database for MySQL asks for the
+ * token in the clear): the token is sent only on a TLS socket, otherwise the handshake fails.
+ */
+export function clearPasswordOverTls({ connection }: { connection: object }): () => Buffer {
+  return () => {
+    const c = connection as { config: { password?: string }; stream: unknown };
+    if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
+      throw new Error('refusing to send the Entra token without TLS');
+    }
+    return Buffer.from(`${c.config.password ?? ''}\0`);
+  };
+}
+
 /** One pool for a connection's target, as the profile and mode say. */
 export async function createMysqlHandle(credentials: ConnectionCredentials, limits: MysqlSessionLimits, mode: ExecutionMode, options: MysqlPoolOptions = {}): Promise<MysqlHandle> {
   const target = await credentials.target();
   const entra = options.entra === true;
+  const connectionOptions: mysql.ConnectionOptions = {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
+    connectTimeout: 5_000,
+    multipleStatements: false,
+    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+  };
   const pool = mysql.createPool({
     host: target.host,
     port: target.port,
@@ -114,28 +143,30 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     charset: 'UTF8MB4_UNICODE_CI',
     ...(entra
       ? {
-          authPlugins: {
-            // The Entra token goes in the clear: only inside TLS.
-            mysql_clear_password:
-              ({ connection }: { connection: object }) =>
-              () => {
-                const c = connection as { config: { password?: string }; stream: unknown };
-                if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
-                  throw new Error('refusing to send the Entra token without TLS');
-                }
-                return Buffer.from(`${c.config.password ?? ''}\0`);
-              },
-          },
+          authPlugins: { mysql_clear_password: clearPasswordOverTls },
         }
       : {}),
   });
   // A pooled connection that dies while idle (server restart, network) must not crash the process.
   pool.on('connection', (conn) => conn.on('error', () => {}));
+  const authPlugins = (pool as unknown as { config: { connectionConfig: { authPlugins?: mysql.ConnectionOptions['authPlugins'] } } }).config.connectionConfig.authPlugins;
   return {
     pool,
     credentials,
     limits,
     mode,
+    async killSession(threadId) {
+      try {
+        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password(), ...(authPlugins ? { authPlugins } : {}) });
+        side.on('error', () => {});
+        await new Promise<void>((resolve) => {
+          side.query(`KILL ${Math.floor(threadId)}`, () => resolve());
+        });
+        side.destroy();
+      } catch {
+        // The session ends anyway when the server notices its socket is gone.
+      }
+    },
     end: () => new Promise<void>((resolve) => pool.end(() => resolve())),
   };
 }

@@ -19,6 +19,7 @@ import { createConnectionCatalog, type ConnectionCatalog } from '../db/catalog/i
 import type { FunctionCatalog } from '../db/catalog/functions.js';
 import { executeStatement } from '../db/execute.js';
 import { databaseErrorInfo, UNAVAILABLE_SQLSTATE } from '../db/errors.js';
+import { withJitPool } from '../approval/workflow/jit-pool.js';
 import { planMasking, prepareOrigins, maskedColumnsOf } from '../masking/index.js';
 
 /** The catalog connection runs read-only, with short timeouts. */
@@ -94,6 +95,7 @@ export const postgresEngine: Engine<Analysis, PoolHandle, ConnectionCatalog> = {
     const { identity: _omitted, ...rest } = request;
     return executeStatement(handle, rest);
   },
+  withApprovedHandle: withJitPool,
   databaseError: databaseErrorInfo,
   isUnavailable: (info) => UNAVAILABLE_SQLSTATE.test(info.sqlstate ?? ''),
   quoteIdent,

@@ -36,6 +36,9 @@ import type { ConnectionCredentials } from '../db/credentials.js';
 import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
 import type { MaskPlan, MaskingPolicyInput } from '../masking/index.js';
 import type { UnknownFunction } from '../sql/function-names.js';
+import type { SecretProvider } from '../broker/ports.js';
+import type { EntraTokenFunction } from '../db/credentials.js';
+import type { Logger } from '../log.js';
 
 export type EngineName = 'postgres' | 'mysql';
 
@@ -60,6 +63,18 @@ export interface EngineCatalog {
   invalidate(): void;
   /** Changes whenever answers may change. */
   readonly generation: number;
+}
+
+/** What an engine needs to run one approved statement under a just-in-time login. */
+export interface ApprovedHandleOptions {
+  connectionName: string;
+  connection: ConnectionConfig;
+  profile: ProfileConfig;
+  mode: ExecutionMode;
+  requestId: string;
+  secrets: SecretProvider;
+  entraToken?: EntraTokenFunction;
+  log: Logger;
 }
 
 /** Warm pools of one engine: one per connection, profile and mode, created on first use. */
@@ -108,6 +123,13 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, C
   estimateAffectedRows(handle: Handle, analysis: A, sql: string, params: unknown[]): Promise<number>;
   /** Run one statement (caps, session reset, write guard); refusals as DatabaseFailure. */
   execute(handle: Handle, request: StatementRequest, analysis: A): Promise<ExecutionResult>;
+  /**
+   * For a connection with `admin` credentials: a handle logged in as a just-in-time login that holds
+   * exactly the profile's `dbRole`, created by the admin credential for this one approved statement
+   * and always dropped after `run` (PostgreSQL: db/jit.ts roles; MySQL: engine/mysql/jit.ts users).
+   * The admin credential itself never runs the statement.
+   */
+  withApprovedHandle<T>(options: ApprovedHandleOptions, run: (handle: Handle) => Promise<T>): Promise<T>;
 
   /** A driver error as the info the sanitizer reads; undefined when it is not the server's refusal. */
   databaseError(e: unknown): EngineErrorInfo | undefined;

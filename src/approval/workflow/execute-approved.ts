@@ -21,7 +21,6 @@ import type { EntraTokenFunction } from '../../db/credentials.js';
 import type { Principal } from '../../identity/principal.js';
 import type { Logger } from '../../log.js';
 import { actorOfRequester } from './audit-events.js';
-import { withJitPool } from './jit-pool.js';
 import type { ApprovalRequestRecord, ApprovalResult, RequesterInfo } from '../types.js';
 
 export interface ExecuteApprovedDeps {
@@ -92,7 +91,8 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
       log: deps.log,
       ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),
     } as const;
-    return await withJitPool(jitOptions, (handle) => executor.executeApproved({ ...approved, handle }));
+    // Each engine makes its own just-in-time login (PostgreSQL role, MySQL user).
+    return await executor.engine(record.connection).withApprovedHandle(jitOptions, (handle) => executor.executeApproved({ ...approved, handle }));
   };
   if (!withhold) return await run();
   let result: ApprovalResult;

@@ -17,6 +17,7 @@ import { MysqlPoolRegistry, mysqlQueryable, type MysqlHandle } from './pools.js'
 import { executeMysql, estimateMysqlRows } from './execute.js';
 import { isMysqlUnavailable, mysqlErrorInfo } from './errors.js';
 import { planMysqlMasking, prepareMysqlOrigins } from './masking.js';
+import { withMysqlJitHandle } from './jit.js';
 
 /** Catalog look-ups run read-only with short limits, on a small pool of their own. */
 const CATALOG_PROFILE: ProfileConfig = {
@@ -112,6 +113,7 @@ export const mysqlEngine: Engine<MysqlAnalysis, MysqlHandle, DeferredMysqlCatalo
     const { identity: _notOnMysql, ...rest } = request;
     return executeMysql(handle, rest);
   },
+  withApprovedHandle: withMysqlJitHandle,
   databaseError: mysqlErrorInfo,
   isUnavailable: isMysqlUnavailable,
   quoteIdent,

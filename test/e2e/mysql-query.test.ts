@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../helpers/mariadb.js';
+import { createDemoRoles } from '../helpers/mysql-roles.js';
 
 const SSN = '123-45-6789';
 const CARD = '4111111111111111';
@@ -19,6 +20,8 @@ describe.skipIf(mysqlUnavailable() !== undefined)('MySQL connection through the 
 
   beforeAll(async () => {
     my = (await startTestMysql())!;
+    // The demo profiles' dbRoles: each statement runs with SET ROLE.
+    await createDemoRoles(my);
     await my.rootQuery(`CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(50), email VARCHAR(100), ssn VARCHAR(11), card_number VARCHAR(19))`);
     await my.rootQuery(`INSERT INTO customers VALUES (1, 'Ada', ?, ?, ?), (2, 'Alan', 'alan@example.org', '234-56-7890', '5500005555555559')`, [EMAIL, SSN, CARD]);
     process.env[env] = my.url;

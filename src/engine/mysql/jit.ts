@@ -26,7 +26,7 @@
  * (MariaDB) or mysql.user (MySQL) to list JIT users and their creation time; PROCESS to see their
  * sessions and CONNECTION ADMIN (MariaDB 10.5+) / CONNECTION_ADMIN (MySQL 8) or SUPER to KILL them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
 import type { ConnectionConfig } from '../../policy/schema.js';
@@ -74,7 +74,11 @@ export async function createMysqlJitUser(admin: MysqlAdmin, options: { requestId
   const user = jitRoleName(options.requestId);
   const password = randomBytes(24).toString('base64url');
   try {
-    await admin.query(`CREATE USER ${quoteUser(user)} IDENTIFIED BY ${mysql.escape(password)} WITH MAX_USER_CONNECTIONS 2 PASSWORD EXPIRE INTERVAL 1 DAY`);
+    // MariaDB gets the mysql_native_password hash, not the password, so its general log and
+    // processlist never show a usable password (the hash alone cannot answer the login challenge).
+    // MySQL 8 (caching_sha2_password) takes the password and masks it in its logs itself.
+    const identified = (await flavorOf(admin)) === 'mariadb' ? `IDENTIFIED BY PASSWORD ${mysql.escape(nativePasswordHash(password))}` : `IDENTIFIED BY ${mysql.escape(password)}`;
+    await admin.query(`CREATE USER ${quoteUser(user)} ${identified} WITH MAX_USER_CONNECTIONS 2 PASSWORD EXPIRE INTERVAL 1 DAY`);
   } catch (e) {
     throw adminFailure(`Could not create the just-in-time user for request ${options.requestId}`, e);
   }
@@ -85,6 +89,12 @@ export async function createMysqlJitUser(admin: MysqlAdmin, options: { requestId
     throw adminFailure(`Could not grant the role ${options.grantRole} to the just-in-time user for request ${options.requestId}`, e);
   }
   return { user, password };
+}
+
+/** mysql_native_password's stored form: `*` and the upper-case hex of SHA1(SHA1(password)). */
+export function nativePasswordHash(password: string): string {
+  const once = createHash('sha1').update(password, 'utf8').digest();
+  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
 }
 
 /** The user's sessions (needs PROCESS to see other users' sessions). */

@@ -95,7 +95,13 @@ describe.skipIf(mysqlUnavailable() !== undefined)('just-in-time users on a real 
   });
 
   it('drops a user while its session is open: the session is killed and the account is gone', async () => {
+    await my.rootQuery("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1");
     const jit = await createMysqlJitUser(admin, { requestId: 'req-my-3', grantRole: 'jit_writer' });
+    await my.rootQuery('SET GLOBAL general_log = 0');
+    // The server was given the password's hash only: its general log never holds the password.
+    const logged = await my.rootQuery<{ argument: string }>("SELECT CONVERT(argument USING utf8mb4) AS argument FROM mysql.general_log WHERE CONVERT(argument USING utf8mb4) LIKE 'CREATE USER%'");
+    expect(logged.some((l) => l.argument.includes(jit.user))).toBe(true);
+    expect(logged.filter((l) => l.argument.includes(jit.password))).toEqual([]);
     const c = await mysql.createConnection({ host: my.host, port: my.port, user: jit.user, password: jit.password });
     c.on('error', () => {});
     await c.query('SET ROLE jit_writer');

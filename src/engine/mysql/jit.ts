@@ -15,7 +15,8 @@
  * is the one the server records itself when CREATE USER sets the password (`password_last_changed`:
  * mysql.global_priv on MariaDB 10.4+, mysql.user on MySQL 5.7+), compared with the server's own
  * clock: no broker clock, no table or comment a broker or a JIT user could write, and nothing parsed
- * out of the name. The user has no stored lifetime, so the sweeper drops every JIT user older than
+ * out of the name (a user could move it later only by changing its own password, and SET PASSWORD
+ * is refused for every profile). The user has no stored lifetime, so the sweeper drops every JIT user older than
  * the longest life one can have (the policy's maximum statement time plus the connect margin and the
  * executor's grace, `MYSQL_JIT_MAX_LIFETIME_MS`); a younger one may be serving a running statement.
  * As a server-side backstop when no sweeper runs, the password expires after a day

@@ -21,7 +21,7 @@ import { toJsonRows } from '../../db/values.js';
 import { actorOfRequester } from '../workflow/audit-events.js';
 import type { ApprovalRequestRecord } from '../types.js';
 import type { Analysis } from '../../sql/types.js';
-import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, type ObjectsPreview, type ReadContext } from './object-impact.js';
+import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectsPreview, type ReadContext } from './object-impact.js';
 
 export const PREVIEW_ROWS = 10;
 
@@ -93,6 +93,8 @@ export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRec
     return unavailable('The statement could not be parsed for a preview.');
   }
   const objects = objectTargets(analysis);
+  // A CREATE has no existing object to measure; any other schema change without a preview says so.
+  if (!objects && analysis.kind === 'ddl' && !analysis.command.startsWith('Create')) return unavailable(`${statementLabel(analysis)} is not previewed; only TRUNCATE, and DROP or ALTER of a table, view, materialized view, index or sequence (and DROP SCHEMA) are.`);
   if (!objects && analysis.command !== 'UpdateStmt' && analysis.command !== 'DeleteStmt') return undefined;
   try {
     if (objects) return await computeObjectsImpact(await readContext(deps, record), objects);

@@ -21,7 +21,8 @@ export interface ObjectTargets {
 }
 
 export type ObjectImpact =
-  | { name: string; exists: false }
+  /** `hidden`: its schema exists but the profile's role may not use it, so the name cannot be resolved as the role would */
+  | { name: string; exists: false; hidden?: true }
   | {
       name: string;
       exists: true;
@@ -48,18 +49,28 @@ export interface ObjectsPreview {
 /** More dependents than this are summarised as a count. */
 export const MAX_DEPENDENTS = 100;
 
-const DROPPED_KINDS: Record<string, string> = {
-  OBJECT_TABLE: 'DROP TABLE',
-  OBJECT_VIEW: 'DROP VIEW',
-  OBJECT_MATVIEW: 'DROP MATERIALIZED VIEW',
-  OBJECT_INDEX: 'DROP INDEX',
-  OBJECT_SEQUENCE: 'DROP SEQUENCE',
-  OBJECT_FOREIGN_TABLE: 'DROP FOREIGN TABLE',
+/** The relation kinds a DROP or ALTER names, as SQL spells them. */
+const RELATION_OBJECTS: Record<string, string> = {
+  OBJECT_TABLE: 'TABLE',
+  OBJECT_VIEW: 'VIEW',
+  OBJECT_MATVIEW: 'MATERIALIZED VIEW',
+  OBJECT_INDEX: 'INDEX',
+  OBJECT_SEQUENCE: 'SEQUENCE',
+  OBJECT_FOREIGN_TABLE: 'FOREIGN TABLE',
 };
+
+/** `DROP FUNCTION`, `CREATE INDEX`: how a statement without an object preview is named in its "no preview" sentence. */
+export function statementLabel(analysis: Analysis): string {
+  const node = ((analysis.root as AnyNode)[analysis.command] ?? {}) as AnyNode;
+  const object = node.removeType ?? node.objtype;
+  const verb = analysis.command.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  if (typeof object !== 'string' || !/^(Drop|AlterTable)Stmt$/.test(analysis.command)) return verb;
+  return `${analysis.command === 'DropStmt' ? 'DROP' : 'ALTER'} ${object.replace(/^OBJECT_/, '').replace(/_/g, ' ')}`;
+}
 
 type AnyNode = Record<string, unknown>;
 
-/** The statement's targets, or undefined when it is not a TRUNCATE, DROP of a relation or schema, or ALTER TABLE. */
+/** The statement's targets, or undefined when it is not a TRUNCATE, or a DROP or ALTER of a relation (or DROP SCHEMA). */
 export function objectTargets(analysis: Analysis): ObjectTargets | undefined {
   const node = (analysis.root as AnyNode)[analysis.command] as AnyNode | undefined;
   if (node === undefined) return undefined;
@@ -68,15 +79,23 @@ export function objectTargets(analysis: Analysis): ObjectTargets | undefined {
   switch (analysis.command) {
     case 'TruncateStmt':
       return { statement: 'TRUNCATE', cascade, relations, schemas: [] };
-    case 'AlterTableStmt':
-      return node.objtype === 'OBJECT_TABLE' ? { statement: 'ALTER TABLE', cascade: false, relations, schemas: [] } : undefined;
+    case 'AlterTableStmt': {
+      // ALTER INDEX / VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE parse as AlterTableStmt too.
+      const kind = RELATION_OBJECTS[String(node.objtype)];
+      return kind === undefined ? undefined : { statement: `ALTER ${kind}`, cascade: false, relations, schemas: [] };
+    }
+    case 'RenameStmt': {
+      // ALTER TABLE … RENAME [COLUMN] …: the relation, or the relation of the renamed column or constraint.
+      const kind = node.relation === undefined ? undefined : (RELATION_OBJECTS[String(node.renameType)] ?? RELATION_OBJECTS[String(node.relationType)]);
+      return kind === undefined ? undefined : { statement: `ALTER ${kind}`, cascade: false, relations, schemas: [] };
+    }
     case 'DropStmt': {
       if (node.removeType === 'OBJECT_SCHEMA') {
         const schemas = ((node.objects as AnyNode[] | undefined) ?? []).map((o) => (o.String as AnyNode | undefined)?.sval).filter((s): s is string => typeof s === 'string');
         return { statement: 'DROP SCHEMA', cascade, relations: [], schemas };
       }
-      const statement = DROPPED_KINDS[String(node.removeType)];
-      return statement === undefined ? undefined : { statement, cascade, relations, schemas: [] };
+      const kind = RELATION_OBJECTS[String(node.removeType)];
+      return kind === undefined ? undefined : { statement: `DROP ${kind}`, cascade, relations, schemas: [] };
     }
   }
   return undefined;
@@ -96,14 +115,17 @@ const RELKINDS: Record<string, string> = {
 /** Kinds whose reltuples counts rows (a view or sequence has none to estimate). */
 const HAS_ROWS = new Set(['r', 'p', 'm', 'i', 'I', 'f', 't']);
 
-const RELATIONS_SQL = `select c.oid is not null, c.relkind::text, c.reltuples::float8, pg_total_relation_size(c.oid), pg_size_pretty(pg_total_relation_size(c.oid)), format('%s.%s', n.nspname, c.relname)
-from unnest($1::text[]) with ordinality as t(name, ord)
-left join pg_class c on c.oid = to_regclass(t.name)
+// to_regclass raises (instead of answering null) for a schema the role may not use: such names are reported, not resolved.
+const RELATIONS_SQL = `select c.oid, c.relkind::text, c.reltuples::float8, pg_total_relation_size(c.oid), pg_size_pretty(pg_total_relation_size(c.oid)), format('%s.%s', n.nspname, c.relname),
+  s.oid is not null and not has_schema_privilege(s.oid, 'USAGE')
+from unnest($1::text[], $2::text[]) with ordinality as t(name, schema, ord)
+left join pg_namespace s on s.nspname = t.schema
+left join pg_class c on c.oid = case when s.oid is null or has_schema_privilege(s.oid, 'USAGE') then to_regclass(t.name) end
 left join pg_namespace n on n.oid = c.relnamespace
 order by t.ord`;
 
 // Tables and materialized views carry their indexes and TOAST in pg_total_relation_size; counting those again would double it.
-const SCHEMAS_SQL = `select n.oid is not null, n.nspname::text, count(c.oid) filter (where c.relkind in ('r','p','v','m','S','f')),
+const SCHEMAS_SQL = `select n.oid, n.nspname::text, count(c.oid) filter (where c.relkind in ('r','p','v','m','S','f')),
   coalesce(sum(pg_total_relation_size(c.oid)) filter (where c.relkind in ('r','m','S')), 0),
   pg_size_pretty(coalesce(sum(pg_total_relation_size(c.oid)) filter (where c.relkind in ('r','m','S')), 0))
 from unnest($1::text[]) with ordinality as t(name, ord)
@@ -120,9 +142,9 @@ order by t.ord`;
  * constraints, row type) and, for schemas, not inside them.
  */
 const DROP_DEPENDENTS_SQL = `with recursive start(classid, objid) as (
-  select 'pg_class'::regclass::oid, to_regclass(n)::oid from unnest($1::text[]) n where to_regclass(n) is not null
+  select 'pg_class'::regclass::oid, o from unnest($1::oid[]) o
   union all
-  select 'pg_namespace'::regclass::oid, to_regnamespace(n)::oid from unnest($2::text[]) n where to_regnamespace(n) is not null
+  select 'pg_namespace'::regclass::oid, o from unnest($2::oid[]) o
 ), gone(classid, objid) as (
   select classid, objid from start
   union
@@ -142,7 +164,7 @@ limit ${MAX_DEPENDENTS + 1}`;
 
 /** What TRUNCATE … CASCADE empties besides the named tables: tables referencing them by foreign key, recursively. */
 const TRUNCATE_DEPENDENTS_SQL = `with recursive start(oid) as (
-  select to_regclass(n)::oid from unnest($1::text[]) n where to_regclass(n) is not null
+  select unnest($1::oid[])
 ), emptied(oid) as (
   select oid from start
   union
@@ -167,8 +189,8 @@ async function rowsOf(ctx: ReadContext, sql: string, params: unknown[], maxRows:
 }
 
 function relationImpact(written: QualifiedName, row: Row | undefined): ObjectImpact {
-  const [exists, relkind, reltuples, bytes, size, name] = row ?? [];
-  if (exists !== 't') return { name: qualifiedName(written), exists: false };
+  const [oid, relkind, reltuples, bytes, size, name, hidden] = row ?? [];
+  if (oid == null) return hidden === 't' ? { name: qualifiedName(written), exists: false, hidden: true } : { name: qualifiedName(written), exists: false };
   const kind = String(relkind);
   const estimate = Number(reltuples);
   return {
@@ -182,8 +204,8 @@ function relationImpact(written: QualifiedName, row: Row | undefined): ObjectImp
 }
 
 function schemaImpact(written: string, row: Row | undefined): ObjectImpact {
-  const [exists, name, relations, bytes, size] = row ?? [];
-  if (exists !== 't') return { name: written, exists: false };
+  const [oid, name, relations, bytes, size] = row ?? [];
+  if (oid == null) return { name: written, exists: false };
   return { name: String(name), exists: true, kind: 'schema', relations: Number(relations), totalBytes: Number(bytes), totalSize: String(size) };
 }
 
@@ -192,26 +214,29 @@ function qualifiedName(n: QualifiedName): string {
   return n.schema === undefined ? n.name : `${n.schema}.${n.name}`;
 }
 
+/** `relations` and `schemas`: the oids the names resolved to. */
 async function dependentsOf(ctx: ReadContext, t: ObjectTargets, relations: string[], schemas: string[]): Promise<string[] | undefined> {
   if (!t.cascade) return undefined;
   const rows = t.statement === 'TRUNCATE' ? await rowsOf(ctx, TRUNCATE_DEPENDENTS_SQL, [relations], MAX_DEPENDENTS + 1) : await rowsOf(ctx, DROP_DEPENDENTS_SQL, [relations, schemas], MAX_DEPENDENTS + 1);
   return rows.map((r) => String(r[0]));
 }
 
+const oidsOf = (rows: Row[]): string[] => rows.map((r) => r[0]).filter((o): o is string => o != null);
+
 /** Compute the preview; database errors propagate (the caller turns them into "no preview"). */
 export async function computeObjectsImpact(ctx: ReadContext, t: ObjectTargets): Promise<ObjectsPreview> {
   const relations = t.relations.map(qualifiedText);
   const schemas = t.schemas.map((s) => qualifiedText({ name: s }));
-  const relationRows = relations.length ? await rowsOf(ctx, RELATIONS_SQL, [relations], relations.length) : [];
+  const relationRows = relations.length ? await rowsOf(ctx, RELATIONS_SQL, [relations, t.relations.map((r) => r.schema ?? null)], relations.length) : [];
   const schemaRows = schemas.length ? await rowsOf(ctx, SCHEMAS_SQL, [schemas], schemas.length) : [];
   const objects = [...t.relations.map((r, i) => relationImpact(r, relationRows[i])), ...t.schemas.map((s, i) => schemaImpact(s, schemaRows[i]))];
-  const dependents = await dependentsOf(ctx, t, relations, schemas);
+  const dependents = await dependentsOf(ctx, t, oidsOf(relationRows), oidsOf(schemaRows));
   return { kind: 'objects', computedAt: new Date().toISOString(), statement: t.statement, cascade: t.cascade, objects, ...(dependents ? { dependents } : {}) };
 }
 
 /** `~120,000 rows, 48 MB`: the short form the card and the page share. */
 export function objectSummary(o: ObjectImpact): string {
-  if (!o.exists) return 'does not exist now';
+  if (!o.exists) return o.hidden ? "no preview: the profile's role may not use its schema" : 'does not exist now';
   const parts: string[] = [];
   if (o.relations !== undefined) parts.push(`${o.relations.toLocaleString('en-US')} relation(s)`);
   if (o.rowEstimate === 'never analyzed') parts.push('row estimate unknown (never analyzed)');

@@ -72,6 +72,7 @@ export interface ReviewPageInput {
 
 /** One object of a TRUNCATE/DROP/ALTER TABLE: kind, row estimate, size (pretty and in bytes). */
 function objectItem(o: ObjectImpact): string {
+  if (!o.exists && o.hidden) return `<li><code>${escapeHtml(o.name)}</code>: no preview: the profile's role may not use its schema, so the name cannot be resolved as it would be</li>`;
   if (!o.exists) return `<li><code>${escapeHtml(o.name)}</code>: <strong>does not exist now</strong> (as the profile's role resolves the name)</li>`;
   const rows =
     o.rowEstimate === undefined ? '' : o.rowEstimate === 'never analyzed' ? ', row estimate unknown (never analyzed)' : `, about <strong>${escapeHtml(Math.round(o.rowEstimate).toLocaleString('en-US'))}</strong> rows (planner estimate, not a count)`;

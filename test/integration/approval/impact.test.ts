@@ -106,6 +106,8 @@ describe('impact preview of TRUNCATE, DROP and ALTER TABLE', () => {
       create table impact_s.a (id int);
       create table impact_s.b (id int);
       create view impact_outside as select * from impact_s.a;
+      create schema impact_priv;
+      create table impact_priv.t (id int);
       grant select on all tables in schema public to qb_agent_read, qb_agent_write`);
   });
   const truth = async (name: string) => (await b.db.query<{ bytes: string; pretty: string }>(`select pg_total_relation_size($1::regclass)::text as bytes, pg_size_pretty(pg_total_relation_size($1::regclass)) as pretty`, [name])).rows[0]!;
@@ -143,8 +145,20 @@ describe('impact preview of TRUNCATE, DROP and ALTER TABLE', () => {
     const schema = await preview('drop schema impact_s cascade');
     expect(schema.objects[0]).toMatchObject({ name: 'impact_s', kind: 'schema', relations: 2 });
     expect(schema.dependents).toEqual(['view public.impact_outside']);
+    const hidden = await preview('truncate impact_priv.t');
+    expect(hidden.objects).toEqual([{ name: 'impact_priv.t', exists: false, hidden: true }]);
     const alter = await preview('alter table impact_big add column extra int');
     expect(alter).toMatchObject({ statement: 'ALTER TABLE', objects: [{ name: 'public.impact_big', kind: 'table', rowEstimate: ROWS }] });
+  });
+
+  it('a schema change without an object preview says why; ALTER INDEX and DROP INDEX … CASCADE are previewed', async () => {
+    const fn = await computeImpact(impactDeps(), record('drop function if exists impact_f()'), approver(['Query.Approve']));
+    expect(fn).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^DROP FUNCTION is not previewed/) });
+    expect(await computeImpact(impactDeps(), record('create table impact_new (id int)'), approver(['Query.Approve']))).toBeUndefined();
+    expect(await preview('alter index impact_big_pkey set (fillfactor = 90)')).toMatchObject({ statement: 'ALTER INDEX', objects: [{ name: 'public.impact_big_pkey', kind: 'index', rowEstimate: ROWS }] });
+    expect(await preview('alter table impact_big rename column note to remark')).toMatchObject({ statement: 'ALTER TABLE', objects: [{ name: 'public.impact_big' }] });
+    const index = await preview('drop index impact_big_pkey cascade');
+    expect(index.dependents?.some((d) => /impact_child_big_id_fkey/.test(d))).toBe(true);
   });
 
   it('the review page and the card line show a held TRUNCATE\'s estimate and size, and a held DROP … CASCADE\'s dependent view', async () => {

@@ -93,9 +93,12 @@ export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRec
     return unavailable('The statement could not be parsed for a preview.');
   }
   const objects = objectTargets(analysis);
+  const rows = analysis.command === 'UpdateStmt' || analysis.command === 'DeleteStmt';
   // A CREATE has no existing object to measure; any other schema change without a preview says so.
-  if (!objects && analysis.kind === 'ddl' && !analysis.command.startsWith('Create')) return unavailable(`${statementLabel(analysis)} is not previewed; only TRUNCATE, and DROP or ALTER of a table, view, materialized view, index or sequence (and DROP SCHEMA) are.`);
-  if (!objects && analysis.command !== 'UpdateStmt' && analysis.command !== 'DeleteStmt') return undefined;
+  if (!objects && analysis.kind === 'ddl' && !analysis.command.startsWith('Create')) {
+    return unavailable(`${statementLabel(analysis)} is not previewed; only TRUNCATE, and DROP or ALTER of a table, view, materialized view, index or sequence (and DROP SCHEMA) are.`);
+  }
+  if (!objects && !rows) return undefined;
   try {
     if (objects) return await computeObjectsImpact(await readContext(deps, record), objects);
     return await rowsImpact(deps, record, approver, analysis, profile, unavailable);

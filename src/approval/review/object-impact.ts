@@ -59,13 +59,15 @@ const RELATION_OBJECTS: Record<string, string> = {
   OBJECT_FOREIGN_TABLE: 'FOREIGN TABLE',
 };
 
-/** `DROP FUNCTION`, `CREATE INDEX`: how a statement without an object preview is named in its "no preview" sentence. */
+const VERBS: Record<string, string> = { DropStmt: 'DROP', AlterTableStmt: 'ALTER', RenameStmt: 'ALTER' };
+
+/** `DROP FUNCTION`, `ALTER TYPE`: how a statement without an object preview is named in its "no preview" sentence. */
 export function statementLabel(analysis: Analysis): string {
   const node = ((analysis.root as AnyNode)[analysis.command] ?? {}) as AnyNode;
-  const object = node.removeType ?? node.objtype;
-  const verb = analysis.command.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
-  if (typeof object !== 'string' || !/^(Drop|AlterTable)Stmt$/.test(analysis.command)) return verb;
-  return `${analysis.command === 'DropStmt' ? 'DROP' : 'ALTER'} ${object.replace(/^OBJECT_/, '').replace(/_/g, ' ')}`;
+  const object = node.removeType ?? node.objtype ?? node.renameType;
+  const verb = VERBS[analysis.command];
+  if (verb === undefined || typeof object !== 'string') return analysis.command.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  return `${verb} ${object.replace(/^OBJECT_/, '').replace(/_/g, ' ')}`;
 }
 
 type AnyNode = Record<string, unknown>;

@@ -86,6 +86,8 @@ export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRec
   const unavailable = (message: string): ImpactPreview => ({ kind: 'unavailable', computedAt, message });
   const profile = deps.policy.profiles[record.profile];
   if (!profile) return unavailable('The profile of this request no longer exists.');
+  // Both previews read PostgreSQL's own catalog and syntax.
+  if ((deps.policy.connections[record.connection]?.engine ?? 'postgres') !== 'postgres') return unavailable('The impact preview is computed for PostgreSQL connections only.');
   let analysis: Analysis;
   try {
     analysis = analyzeSql(record.sql, { maxLength: deps.policy.limits.maxSqlLength });

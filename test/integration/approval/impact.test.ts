@@ -70,6 +70,9 @@ describe('impact preview', () => {
     const setOnly = await computeImpact(impactDeps(), record("update customers set name = $1 where country = 'GB'", ['x']), approver(['Query.Approve']));
     expect(setOnly).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/SET list/) });
     expect(await previewQueries(analyzeSql('select 1').stmt.stmt)).toHaveProperty('error');
+    const policy = b.runtime.policy;
+    const mysql = { ...policy, connections: { ...policy.connections, sales: { ...policy.connections.sales!, engine: 'mysql' as const } } };
+    expect(await computeImpact({ executor: () => b.runtime.broker, policy: mysql }, record('truncate orders'), approver(['Query.Approve']))).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/PostgreSQL connections only/) });
   });
 
   it('the review page shows it for a held DELETE', async () => {

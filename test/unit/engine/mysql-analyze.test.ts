@@ -283,6 +283,8 @@ const ALLOWED: Allowed[] = [
   { sql: 'delete from orders where id = ?', kind: 'write', command: 'delete', written: ['orders'], hasWhere: true, needsRowEstimate: true, outcome: 'allow' },
   { sql: 'insert into orders (total) values ((select max(total) from orders))', kind: 'write', needsRowEstimate: true, outcome: 'allow' },
   { sql: 'with old as (select id from orders where total < 1) delete from orders where id in (select id from old)', kind: 'write', command: 'delete', read: ['orders'], written: ['orders'], hasWhere: true, outcome: 'allow' },
+  { sql: 'delete o from orders o join customers c on c.id = o.customer_id where c.id = 1', kind: 'write', read: ['customers', 'orders'], written: ['orders'], hasWhere: true, outcome: 'allow' },
+  { sql: 'delete o, c from shop.orders o join customers c on c.id = o.customer_id where c.id = 1', kind: 'write', written: ['customers', 'shop.orders'], outcome: 'allow' },
   { sql: 'delete from orders where id = 1 returning total', kind: 'write', read: ['orders'], written: ['orders'], outcome: 'allow' },
   { sql: 'delete from orders', kind: 'write', hasWhere: false, needsRowEstimate: true, risks: ['delete_without_where'], outcome: 'needs_approval' },
   { sql: 'update orders set total = 0 where 1 = 1', kind: 'write', hasWhere: false, risks: ['update_without_where'], outcome: 'needs_approval' },

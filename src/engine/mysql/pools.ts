@@ -56,8 +56,6 @@ export interface MysqlPoolOptions {
   connectionLimit?: number;
   /** Entra token as password: `mysql_clear_password`, TLS required */
   entra?: boolean;
-  /** how long to wait for a connection (new or from the pool) before answering 503; default 5 s */
-  acquireTimeoutMs?: number;
 }
 
 /**
@@ -114,42 +112,30 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     port: target.port,
     database: target.database,
     user: target.user,
+    // Azure Database for MySQL presents a certificate of a public CA (Node's default store).
     ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
     connectTimeout: 5_000,
     multipleStatements: false,
     flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+    ...(entra ? { authPlugins: { mysql_clear_password: clearPasswordOverTls } } : {}),
   };
   const pool = mysql.createPool({
-    host: target.host,
-    port: target.port,
-    database: target.database,
-    user: target.user,
-    // Azure Database for MySQL presents a certificate of a public CA (Node's default store).
-    ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
+    ...connectionOptions,
     connectionLimit: options.connectionLimit ?? 10,
     maxIdle: options.connectionLimit ?? 10,
     idleTimeout: 60_000,
     waitForConnections: true,
     queueLimit: 0,
-    connectTimeout: 5_000,
     enableKeepAlive: true,
-    multipleStatements: false,
-    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
     dateStrings: true,
     supportBigNumbers: true,
     bigNumberStrings: true,
     // The executor reads raw cells (typeCast: false per query) and keeps the server's text.
     typeCast: true,
     charset: 'UTF8MB4_UNICODE_CI',
-    ...(entra
-      ? {
-          authPlugins: { mysql_clear_password: clearPasswordOverTls },
-        }
-      : {}),
   });
   // A pooled connection that dies while idle (server restart, network) must not crash the process.
   pool.on('connection', (conn) => conn.on('error', () => {}));
-  const authPlugins = (pool as unknown as { config: { connectionConfig: { authPlugins?: mysql.ConnectionOptions['authPlugins'] } } }).config.connectionConfig.authPlugins;
   return {
     pool,
     credentials,
@@ -157,7 +143,7 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     mode,
     async killSession(threadId) {
       try {
-        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password(), ...(authPlugins ? { authPlugins } : {}) });
+        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password() });
         side.on('error', () => {});
         await new Promise<void>((resolve) => {
           side.query(`KILL ${Math.floor(threadId)}`, () => resolve());

@@ -25,7 +25,7 @@ import { BrokerError } from '../../errors.js';
 import { AffectedRowsOverLimit, DatabaseFailure, type StatementRequest } from '../../db/execute.js';
 import type { EngineErrorInfo } from '../types.js';
 import type { Cell, ExecutionResult, ResultField } from '../../db/types.js';
-import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, sessionSettingsSql, type MysqlHandle } from './pools.js';
+import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, startMysqlSession, type MysqlHandle } from './pools.js';
 import { toMysqlFailure } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -461,7 +461,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     const read = req.mode === 'read';
     // A read handle stays read-only whatever the request says.
     const access = read || handle.mode === 'read' ? 'read' : 'write';
-    await run(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, access, read ? req.maxRows + 1 : undefined));
+    await startMysqlSession(conn, handle, access, read ? req.maxRows + 1 : undefined);
     const guard = guardPackets(conn, read ? req.maxRowBytes : undefined);
     await run(conn, read ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
     inTransaction = true;
@@ -550,7 +550,7 @@ export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params
   try {
     // The server refuses EXPLAIN of a write in a read-only transaction; EXPLAIN runs nothing, and
     // the transaction is rolled back whatever happens.
-    await run(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, 'write'));
+    await startMysqlSession(conn, handle, 'write');
     await run(conn, 'START TRANSACTION');
     try {
       if (handle.flavor === 'mariadb') {

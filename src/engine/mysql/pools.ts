@@ -43,6 +43,10 @@ export interface MysqlHandle {
   readonly mode: ExecutionMode;
   /** the server's flavor, learned on the first connection */
   flavor?: MysqlFlavor;
+  /** the profile's dbRole: every use starts with SET ROLE (startMysqlSession) */
+  readonly role?: string;
+  /** the default database, selected after SET ROLE when the login may not name it (JIT users) */
+  readonly useDatabase?: string;
   /**
    * End the session with this id on the server (`KILL`) from a connection of its own: a user may
    * kill its own sessions without the PROCESS privilege. Best effort; never throws.
@@ -56,6 +60,10 @@ export interface MysqlPoolOptions {
   connectionLimit?: number;
   /** Entra token as password: `mysql_clear_password`, TLS required */
   entra?: boolean;
+  /** the MySQL role every use of a connection runs with (a profile's dbRole) */
+  role?: string;
+  /** a database to USE at the start of every use (after SET ROLE) */
+  useDatabase?: string;
 }
 
 /**
@@ -87,6 +95,21 @@ export function sessionSettingsSql(flavor: MysqlFlavor, limits: MysqlSessionLimi
 /** The mutable part of mysql2's pool config: each new connection copies it (base/pool.js). */
 interface PoolInternals {
   config: { connectionConfig: { password?: string } };
+}
+
+const quoteIdent = (name: string): string => `\`${name.replaceAll('`', '``')}\``;
+
+/**
+ * Start one use of a connection: the SET of `sessionSettingsSql`, then the profile's role
+ * (`SET ROLE`, which replaces the login's default roles: the statement has the role's privileges
+ * plus the login user's own, so the login user should hold none of its own on the data), then the
+ * default database of a login that could not name it at connect. The session reset after use does
+ * not undo SET ROLE on MariaDB, so it is set on every use: a pool serves one profile only.
+ */
+export async function startMysqlSession(conn: mysql.PoolConnection, handle: MysqlHandle, mode: ExecutionMode, selectLimit?: number): Promise<void> {
+  await queryRows(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, mode, selectLimit));
+  if (handle.role !== undefined) await queryRows(conn, `SET ROLE ${quoteIdent(handle.role)}`);
+  if (handle.useDatabase !== undefined) await queryRows(conn, `USE ${quoteIdent(handle.useDatabase)}`);
 }
 
 /**
@@ -141,6 +164,8 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     credentials,
     limits,
     mode,
+    ...(options.role === undefined ? {} : { role: options.role }),
+    ...(options.useDatabase === undefined ? {} : { useDatabase: options.useDatabase }),
     async killSession(threadId) {
       try {
         const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password() });
@@ -268,7 +293,7 @@ export function mysqlQueryable(handle: MysqlHandle): Queryable {
     async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
       const conn = await acquireMysql(handle);
       try {
-        await queryRows(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, handle.mode));
+        await startMysqlSession(conn, handle, handle.mode);
         return { rows: (await queryRows(conn, text, values)) as R[] };
       } catch (e) {
         throw toMysqlFailure(e);
@@ -297,6 +322,7 @@ export class MysqlPoolRegistry {
       handle = createMysqlHandle(this.credentialsFor(connection), { statementTimeoutMs: profile.statementTimeoutMs, lockTimeoutMs: profile.lockTimeoutMs }, mode, {
         connectionLimit: Math.min(this.poolSize(connection), maxConnections ?? Number.POSITIVE_INFINITY),
         entra: this.usesEntra(connection),
+        ...(profile.dbRole === undefined ? {} : { role: profile.dbRole }),
       });
       this.pools.set(key, handle);
       handle.catch(() => this.pools.delete(key));

@@ -664,8 +664,8 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect(r.body.truncated).toBe(true);
     });
 
-    it('an explicit huge LIMIT does not lift the row cap', async () => {
-      const r = await shop('SELECT id FROM orders LIMIT 18446744073709551615', TIGHT);
+    it('an explicit LIMIT above the cap does not lift it', async () => {
+      const r = await shop('SELECT id FROM orders LIMIT 1000000', TIGHT);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.rows.length).toBeLessThanOrEqual(5);
       expect(r.body.truncated).toBe(true);

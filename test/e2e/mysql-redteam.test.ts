@@ -498,6 +498,8 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       // A value for an SSN starting with 1, "BIGINT value is out of range" from 2 on.
       { name: 'BIGINT overflow error oracle', sql: 'SELECT ASCII(ssn) * ASCII(ssn) * 3700000000000000 FROM customers WHERE id = 2', status: 403, code: 'masked_column_in_fallible_expression' },
       { name: 'PROCEDURE ANALYSE (min/max of each column)', sql: 'SELECT ssn, card_number FROM customers PROCEDURE ANALYSE()', status: 403 },
+      { name: 'IN (sub-query with a masked WHERE)', sql: "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE ssn LIKE '1%')", status: 403, code: 'masked_column_in_predicate' },
+      { name: 'NATURAL JOIN with a guess', sql: "SELECT id FROM customers NATURAL JOIN (SELECT '123-45-6789' AS ssn) g", status: 403, code: 'masked_column_in_predicate' },
       { name: 'EXPLAIN of a masked predicate', sql: "EXPLAIN SELECT id FROM customers WHERE ssn = '123-45-6789'", status: 403, code: 'masked_column_in_predicate' },
     ];
     for (const c of cases) {
@@ -576,6 +578,10 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       ['lag() window value', 'SELECT id, LAG(card_number) OVER (ORDER BY id) FROM customers', [1]],
       ['MAX / MIN of the value', 'SELECT MAX(ssn), MIN(card_number) FROM customers', [0, 1]],
       ['a bound parameter in the select list next to it', 'SELECT ?, ssn FROM customers', [1]],
+      ['comments between every token', 'SELECT/**/ssn/**/FROM/**/customers', [0]],
+      ['FIELD() position of a guess', "SELECT FIELD(ssn, '123-45-6789', '234-56-7890') FROM customers", [0]],
+      ['CHAR_LENGTH of the value', 'SELECT CHAR_LENGTH(email) FROM customers', [0]],
+      ['derived table of SELECT *', 'SELECT * FROM (SELECT * FROM customers) AS t', [2, 3, 4]],
     ];
     for (const [name, sql, masked] of cases) {
       it(`masks: ${name}`, async () => {
@@ -622,6 +628,31 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
   // (g) database errors quoting a planted value
   // ===============================================================================================
   describe('database errors do not carry planted values', () => {
+    it('a runtime error with a masked column in reach answers 422 with no value', async () => {
+      const before = await snapshot();
+      const r = await shop('SELECT ssn, card_number, POW(10, 400) FROM customers WHERE id = 1');
+      expect(r.status, JSON.stringify(r.body)).toBe(422);
+      expect(planted(r.body)).toEqual([]);
+      expect(await snapshot()).toBe(before);
+    });
+
+    it('tables that hold other rows\' values (statistics, process lists) leak nothing', async () => {
+      // Column statistics (min/max of each column) exist once someone ran ANALYZE … PERSISTENT.
+      await my.rootQuery('analyze table customers persistent for all');
+      for (const sql of [
+        'SELECT min_value, max_value FROM mysql.column_stats',
+        'SELECT info FROM information_schema.processlist',
+        "SELECT * FROM information_schema.statistics WHERE table_name = 'customers'",
+      ]) {
+        const before = await snapshot();
+        const logsBefore = b.logs.length;
+        const r = await shop(sql);
+        expect(planted(r.body), sql).toEqual([]);
+        expect(planted(b.logs.slice(logsBefore).join('\n')), sql).toEqual([]);
+        expect(await snapshot()).toBe(before);
+      }
+    });
+
     it('a duplicate-key error quoting an existing e-mail is sanitized (write profile)', async () => {
       const before = await snapshot();
       const logsBefore = b.logs.length;

@@ -20,7 +20,8 @@
  * `approval` block: no one could approve it.
  */
 import type { Reason } from '../errors.js';
-import type { Analysis, QualifiedName } from '../sql/types.js';
+import type { QualifiedName } from '../sql/types.js';
+import type { EngineAnalysis as Analysis } from '../engine/types.js';
 import type { PolicyConfig, ProfileConfig } from './schema.js';
 import type { RiskCode } from '../sql/risks.js';
 

@@ -50,6 +50,7 @@ export class ConnectionRuntime {
       pools = engine.createPools(
         (name) => this.credentialsOf(name),
         (name) => this.policy.connections[name]?.poolSize ?? 10,
+        (name) => this.policy.connections[name],
       );
       this.pools.set(engine.name, pools);
     }

@@ -33,7 +33,7 @@ import type { SchemaRelation } from '../db/catalog/schema.js';
 import type { StatementRequest } from '../db/execute.js';
 import type { ExecutionMode } from '../db/pools.js';
 import type { ConnectionCredentials } from '../db/credentials.js';
-import type { ProfileConfig } from '../policy/schema.js';
+import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
 import type { MaskPlan, MaskingPolicyInput } from '../masking/index.js';
 import type { UnknownFunction } from '../sql/function-names.js';
 
@@ -45,6 +45,11 @@ export type EngineAnalysis = Omit<Analysis, 'stmt' | 'root'> & { root: unknown }
 export interface EngineErrorInfo extends DatabaseErrorInfo {
   /** the engine's own error number when it has one besides the SQLSTATE (MySQL errno) */
   vendorCode?: string;
+  /**
+   * What the refusal means, when the engine's codes say it and the SQLSTATE alone does not
+   * (MySQL: 3024/1969 the statement time limit, 1792 a write in a read-only transaction).
+   */
+  kind?: 'timeout' | 'read_only';
 }
 
 /** What every engine's catalog offers the engine-neutral parts (schema discovery, invalidation after DDL). */
@@ -77,8 +82,8 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, C
   /** Refuse a parameter count that does not match the statement's placeholders (`invalid_request`). */
   checkParams(sql: string, params: readonly unknown[]): void;
 
-  /** The engine's pools, fed with each connection's credentials and pool size. */
-  createPools(credentialsFor: (connection: string) => ConnectionCredentials, poolSize: (connection: string) => number): EnginePools<Handle>;
+  /** The engine's pools, fed with each connection's credentials, pool size and configuration. */
+  createPools(credentialsFor: (connection: string) => ConnectionCredentials, poolSize: (connection: string) => number, config: (connection: string) => ConnectionConfig | undefined): EnginePools<Handle>;
   /**
    * The catalog of one connection as one role sees it (`role` null: the login role). Built once per
    * connection and role by the connection runtime; look-ups run on `pools`.

@@ -32,8 +32,11 @@ export interface Decision {
   reasons: Reason[];
 }
 
+/** What decide() reads of an analysis: every engine's analysis has it (the parse tree is not read). */
+export type DecidableAnalysis = Omit<Analysis, 'stmt' | 'root'>;
+
 export interface DecideInput {
-  analysis: Analysis;
+  analysis: DecidableAnalysis;
   profile: ProfileConfig;
   policy: PolicyConfig;
   /** the functions of `analysis.functions` the catalog found volatile (or could not find) */
@@ -197,11 +200,11 @@ export function decide(input: DecideInput): Decision {
   return { outcome: 'allow', reasons: [] };
 }
 
-function hasRisk(analysis: Analysis, code: RiskCode): boolean {
+function hasRisk(analysis: DecidableAnalysis, code: RiskCode): boolean {
   return analysis.risks.some((r) => r.code === code);
 }
 
-function readOnlyReason(analysis: Analysis): Reason {
+function readOnlyReason(analysis: DecidableAnalysis): Reason {
   const what = hasRisk(analysis, 'locking_clause')
     ? 'SELECT … FOR UPDATE/SHARE locks rows'
     : hasRisk(analysis, 'select_into')

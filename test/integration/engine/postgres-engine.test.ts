@@ -17,7 +17,7 @@ beforeAll(async () => {
   process.env.QB_ENGINE_TEST_URL = db.adminUrl;
   const config = ConnectionConfig.parse({ credentials: { env: 'QB_ENGINE_TEST_URL' } });
   const secrets = { getSecret: async () => '', invalidate: () => {} };
-  pools = engine.createPools(() => createConnectionCredentials(config, { secrets }), () => 2);
+  pools = engine.createPools(() => createConnectionCredentials(config, { secrets }), () => 2, () => config);
 });
 
 afterAll(async () => {

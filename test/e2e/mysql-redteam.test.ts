@@ -56,6 +56,8 @@ async function snapshot(): Promise<string> {
   );
   const base = tables.filter((t) => t.type === 'BASE TABLE').map((t) => `${mysql.escapeId(db)}.${mysql.escapeId(t.name)}`);
   const sums = base.length > 0 ? await my.rootQuery(`checksum table ${base.join(', ')} extended`) : [];
+  const sequences: unknown[] = [];
+  for (const t of tables.filter((x) => x.type === 'SEQUENCE')) sequences.push(await my.rootQuery(`select * from ${mysql.escapeId(db)}.${mysql.escapeId(t.name)}`));
   const columns = await my.rootQuery('select table_name, column_name, column_type from information_schema.columns where table_schema = ? order by 1, 2', [db]);
   const routines = await my.rootQuery('select routine_name, routine_type, created, last_altered from information_schema.routines where routine_schema = ? order by 1', [db]);
   const triggers = await my.rootQuery('select trigger_name from information_schema.triggers where trigger_schema = ? order by 1', [db]);
@@ -66,7 +68,7 @@ async function snapshot(): Promise<string> {
     'select @@global.max_connections as mc, @@global.read_only as ro, @@global.sql_mode as sm, @@global.max_statement_time as mst, @@global.general_log as gl, @@global.event_scheduler as es, @@global.autocommit as ac, @@global.local_infile as li',
   );
   const files = my.filesDir ? readdirSync(my.filesDir).sort() : [];
-  return JSON.stringify({ tables, sums, columns, routines, triggers, events, users, grants, globals, files });
+  return JSON.stringify({ tables, sums, sequences, columns, routines, triggers, events, users, grants, globals, files });
 }
 
 /** POST /api/query on shop; `{db}` in the SQL stands for the test database's (quoted) name. */
@@ -135,8 +137,8 @@ async function expectMaskedOrRefused(sql: string, maskedColumns: number[], code:
   if (r.status === 200) {
     for (const i of maskedColumns) expect(r.body.columns[i]?.masked, `column ${i} of ${JSON.stringify(r.body.columns)}`).not.toBe(false);
   } else {
-    expect(r.status, JSON.stringify(r.body)).toBe(403);
-    expect(codesOf(r.body)).toContain(code);
+    expect([403, 422], JSON.stringify(r.body)).toContain(r.status);
+    expect(codesOf(r.body), JSON.stringify(r.body)).toContain(code);
   }
   expect(await snapshot()).toBe(before);
 }
@@ -187,6 +189,9 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
     await my.rootQuery("create function touch_customers() returns int modifies sql data begin update customers set country = 'XX'; return 1; end");
     await my.rootQuery("create function take_lock() returns int no sql return get_lock('qb_rt_fn_lock', 0)");
     await my.rootQuery("create procedure wipe_orders() modifies sql data delete from orders");
+    await my.rootQuery('create function get_ssn(i int) returns varchar(20) reads sql data return (select ssn from customers where id = i)');
+    await my.rootQuery("create view customer_tags as select id, concat('tag:', ssn) as tag, upper(email) as contact from customers");
+    await my.rootQuery('create sequence rt_seq');
     if (my.filesDir) writeFileSync(join(my.filesDir, 'secret.txt'), `${FILE_SECRET}\n`);
     process.env[ENV] = my.url;
     b = await startTestBroker({
@@ -198,7 +203,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
           match: { roles: FNS },
           connections: ['shop'],
           access: 'read',
-          allowVolatile: ['shop_discount', 'touch_customers', 'take_lock'],
+          allowVolatile: ['shop_discount', 'touch_customers', 'take_lock', 'get_ssn'],
         };
         p.profiles['shop-tight'] = { match: { roles: TIGHT }, connections: ['shop'], access: 'read', maxRows: 5, maxResultBytes: 2000, statementTimeoutMs: 1000 };
       },
@@ -394,6 +399,24 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect(await snapshot()).toBe(before);
     });
 
+    it('an allow-listed stored function that reads a masked column returns it masked', async () => {
+      const before = await snapshot();
+      const r = await shop('SELECT get_ssn(1) AS s', FNS);
+      expect(planted(r.body)).toEqual([]);
+      if (r.status === 200) expect(r.body.columns[0].masked).not.toBe(false);
+      else expect(r.status, JSON.stringify(r.body)).toBe(403);
+      expect(await snapshot()).toBe(before);
+    });
+
+    it('refuses sequence access in a read (NEXT VALUE FOR, NEXTVAL, SETVAL, PREVIOUS VALUE FOR) and the sequence does not move', async () => {
+      for (const sql of ['SELECT NEXT VALUE FOR rt_seq', 'SELECT NEXTVAL(rt_seq)', 'SELECT SETVAL(rt_seq, 1000)', 'SELECT PREVIOUS VALUE FOR rt_seq', 'SELECT id FROM orders WHERE id = NEXT VALUE FOR rt_seq']) {
+        const before = await snapshot();
+        const r = await shop(sql);
+        expect([400, 403], `${sql}: ${JSON.stringify(r.body)}`).toContain(r.status);
+        expect(await snapshot(), sql).toBe(before);
+      }
+    });
+
     it('an allow-listed stored function that takes a named lock leaves no lock behind', async () => {
       await shop('SELECT take_lock()', FNS);
       expect(await lockIsFree('qb_rt_fn_lock')).toBe(true);
@@ -474,6 +497,9 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       { name: 'copy a card into the e-mail column (weaker masker)', sql: 'UPDATE customers SET email = card_number WHERE id = 1', roles: WRITE, status: 403, code: 'masked_column_in_write' },
       { name: 'INSERT … SELECT a masked value into a new row\'s name', sql: "INSERT INTO customers (name, email, card_number, ssn) SELECT ssn, 'x@example.com', 'x', 'x' FROM customers WHERE id = 1", roles: WRITE, status: 403, code: 'masked_column_in_write' },
       { name: 'UPDATE with a masked WHERE', sql: "UPDATE orders SET status = 'x' WHERE customer_id = (SELECT id FROM customers WHERE ssn = '123-45-6789')", roles: WRITE, status: 403, code: 'masked_column_in_predicate' },
+      { name: 'a masked value into an integer column (the truncation error would quote it)', sql: 'INSERT INTO orders (customer_id, amount_cents) VALUES ((SELECT ssn FROM customers WHERE id = 1), 1)', roles: WRITE, status: 403, code: 'masked_column_in_write' },
+      { name: 'multi-table UPDATE copying an SSN', sql: 'UPDATE orders o, customers c SET o.status = c.ssn WHERE o.id = 1 AND c.id = 1', roles: WRITE, status: 403, code: 'masked_column_in_write' },
+      { name: 'a masked value compared with an integer in a write\'s WHERE (strict mode errors quote it)', sql: 'UPDATE orders SET amount_cents = amount_cents WHERE id = 1 AND customer_id = (SELECT ssn FROM customers WHERE id = 1)', roles: WRITE, status: 403, code: 'masked_column_in_predicate' },
       { name: 'CREATE USER through the write profile', sql: "CREATE USER 'rt_evil'@'%' IDENTIFIED BY 'owned'", roles: WRITE, status: 403, code: ['admin_command_requires_admin_profile', 'privilege_change'] },
     ];
     for (const c of refused) {
@@ -598,6 +624,18 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       ['lag() window value', 'SELECT id, LAG(card_number) OVER (ORDER BY id) FROM customers', [1]],
       ['MAX / MIN of the value', 'SELECT MAX(ssn), MIN(card_number) FROM customers', [0, 1]],
       ['a bound parameter in the select list next to it', 'SELECT ?, ssn FROM customers', [1]],
+      ['a view column computed from the masked one', 'SELECT tag, contact FROM customer_tags', [0, 1]],
+      ['|| (logical OR by default, CONCAT under PIPES_AS_CONCAT)', "SELECT ssn || '' AS x FROM customers", [0], 'masked_column_in_predicate'],
+      // (a collation of another character set fails on the server: its message is withheld)
+      ['COLLATE', 'SELECT ssn COLLATE utf8mb4_bin AS x FROM customers', [0], 'query_failed'],
+      ['SUM of a comparison counts the matches', "SELECT SUM(ssn = '123-45-6789') AS hits FROM customers", [0], 'masked_column_in_fallible_expression'],
+      ['AVG of a character code', 'SELECT AVG(ASCII(card_number)) AS a FROM customers', [0], 'masked_column_in_fallible_expression'],
+      ['FIRST_VALUE window', 'SELECT FIRST_VALUE(ssn) OVER (ORDER BY id) AS f FROM customers', [0]],
+      ['correlated scalar sub-query', 'SELECT (SELECT c.ssn) AS s FROM customers c', [0]],
+      ['a derived table named like an unmasked table', 'SELECT orders.ssn FROM (SELECT ssn FROM customers) AS orders', [0]],
+      ['a CTE shadowing a real table and column name', 'WITH orders AS (SELECT ssn AS status FROM customers) SELECT status FROM orders', [0]],
+      ['GROUP_CONCAT(DISTINCT …)', 'SELECT GROUP_CONCAT(DISTINCT LEFT(ssn, 3)) AS g FROM customers', [0], 'masked_column_in_predicate'],
+      ['REPEAT of the value', 'SELECT REPEAT(ssn, 100000) AS r FROM customers', [0], 'masked_column_in_fallible_expression'],
       ['comments between every token', 'SELECT/**/ssn/**/FROM/**/customers', [0]],
       ['FIELD() position of a guess', "SELECT FIELD(ssn, '123-45-6789', '234-56-7890') AS pos FROM customers", [0], 'masked_column_in_fallible_expression'],
       ['CHAR_LENGTH of the value', 'SELECT CHAR_LENGTH(email) FROM customers', [0]],
@@ -765,6 +803,42 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       // SLEEP is refused, so burn time with a join instead: the session must still carry the profile's limit.
       const r = await shop('SELECT COUNT(*) AS qb_rt_heavy2 FROM information_schema.columns a, information_schema.columns b, information_schema.collations c', TIGHT);
       expect(r.status, JSON.stringify(r.body)).toBe(408);
+    });
+  });
+
+  describe('a write\'s RETURNING and bound parameters', () => {
+    it('RETURNING a masked value from an allowed write comes back masked (or is refused)', async () => {
+      const logsBefore = b.logs.length;
+      const r = await shop('INSERT INTO orders (customer_id, amount_cents) VALUES (1, 7) RETURNING id, (SELECT ssn FROM customers WHERE id = 1) AS s', WRITE, 'rt-writer');
+      expect(planted(r.body)).toEqual([]);
+      expect(planted(b.logs.slice(logsBefore).join('\n'))).toEqual([]);
+      if (r.status === 200) expect(r.body.columns[1].masked).not.toBe(false);
+      else expect([403], JSON.stringify(r.body)).toContain(r.status);
+    });
+
+    it('a ? inside a string, a comment or a quoted name is not a placeholder; the parameter binds as one value', async () => {
+      const payload = "' , (SELECT ssn FROM customers WHERE id = 1) , '";
+      const r = await shop("SELECT '?' AS a, `?` AS b, ? AS c /* ? */ FROM (SELECT 1 AS `?`) t # ?\n", READ, 'rt-agent', [payload]);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.rows).toEqual([['?', 1, payload]]);
+      expect(planted(r.body)).toEqual([]);
+    });
+
+    it('a parameter cannot close its string (quotes, backslashes, NUL, a multi-byte lead byte)', async () => {
+      for (const p of ["\\' OR 1=1 -- ", '\\', "\u00bf' UNION SELECT ssn FROM customers -- ", "x\u0000' OR '1'='1"]) {
+        const r = await shop('SELECT id FROM customers WHERE name = ?', READ, 'rt-agent', [p]);
+        // (a NUL may be refused as an invalid request; otherwise the value matches no name)
+        expect([200, 400], JSON.stringify(r.body)).toContain(r.status);
+        if (r.status === 200) expect(r.body.rows).toEqual([]);
+        expect(planted(r.body)).toEqual([]);
+      }
+    });
+
+    it('refuses parameters that would expand into several values or col = value pairs, and a count that does not match', async () => {
+      for (const params of [[[1, 2]], [{ id: 1 }], [1, 2], []]) {
+        const r = await shop('SELECT id FROM orders WHERE id = ?', READ, 'rt-agent', params as unknown[]);
+        expect(r.status, `${JSON.stringify(params)}: ${JSON.stringify(r.body)}`).toBe(400);
+      }
     });
   });
 

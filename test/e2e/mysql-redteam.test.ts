@@ -308,6 +308,12 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       { name: 'EXECUTE', sql: 'EXECUTE s', status: 403, code: 'session_state_change' },
       { name: 'DEALLOCATE PREPARE', sql: 'DEALLOCATE PREPARE s', status: 403, code: 'session_state_change' },
       { name: 'EXECUTE IMMEDIATE (MariaDB)', sql: "EXECUTE IMMEDIATE 'DELETE FROM orders'", status: 403, code: 'session_state_change' },
+      { name: 'BACKUP STAGE (a server-wide lock)', sql: 'BACKUP STAGE START', status: 403 },
+      { name: 'OPTIMIZE TABLE (rebuilds and locks it)', sql: 'OPTIMIZE TABLE orders', status: 403 },
+      { name: 'REPAIR TABLE', sql: 'REPAIR TABLE orders', status: 403 },
+      { name: 'LOAD INDEX INTO CACHE', sql: 'LOAD INDEX INTO CACHE customers', status: 403 },
+      { name: 'FLUSH TABLES WITH READ LOCK (a global lock)', sql: 'FLUSH TABLES WITH READ LOCK', status: 403, code: 'server_level_command' },
+      { name: 'GET DIAGNOSTICS into a user variable', sql: 'GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT', status: 403 },
     ];
     for (const c of cases) {
       it(`refuses: ${c.name}`, async () => {
@@ -458,6 +464,8 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       { name: 'CREATE USER', sql: "CREATE USER 'rt_evil'@'%' IDENTIFIED BY 'owned'", status: 403, code: 'write_on_read_only_profile' },
       { name: 'DROP USER', sql: "DROP USER 'root'@'localhost'", status: 403, code: 'write_on_read_only_profile' },
       { name: 'SELECT … FOR UPDATE', sql: 'SELECT id FROM orders WHERE id = 1 FOR UPDATE', status: 403, code: 'write_on_read_only_profile' },
+      { name: 'WITH … DELETE (a write behind a CTE)', sql: 'WITH x AS (SELECT 1 AS n) DELETE FROM orders WHERE id IN (SELECT n FROM x)', status: 403, code: 'write_on_read_only_profile' },
+      { name: 'SELECT … FOR UPDATE NOWAIT', sql: 'SELECT id FROM orders WHERE id = 1 FOR UPDATE NOWAIT', status: 403, code: 'write_on_read_only_profile' },
       { name: 'SELECT … LOCK IN SHARE MODE', sql: 'SELECT id FROM orders WHERE id = 1 LOCK IN SHARE MODE', status: 403, code: 'write_on_read_only_profile' },
     ];
     for (const c of cases) {
@@ -803,6 +811,68 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       // SLEEP is refused, so burn time with a join instead: the session must still carry the profile's limit.
       const r = await shop('SELECT COUNT(*) AS qb_rt_heavy2 FROM information_schema.columns a, information_schema.columns b, information_schema.collations c', TIGHT);
       expect(r.status, JSON.stringify(r.body)).toBe(408);
+    });
+  });
+
+  describe('MariaDB specials: compound statements, diagnostics of earlier statements, runaway recursion, lock waits', () => {
+    it('refuses BEGIN NOT ATOMIC … END (procedural code outside a stored program)', async () => {
+      for (const sql of ['BEGIN NOT ATOMIC DELETE FROM orders; END', 'BEGIN NOT ATOMIC SELECT 1; END', 'BEGIN NOT ATOMIC END']) {
+        const before = await snapshot();
+        const r = await shop(sql);
+        expect([400, 403], `${sql}: ${JSON.stringify(r.body)}`).toContain(r.status);
+        expect(await snapshot(), sql).toBe(before);
+      }
+    });
+
+    it('warnings and errors of earlier statements (which quote values) cannot be read back', async () => {
+      // The server words them "Truncated incorrect INTEGER value: '123-45-6789'"; they stay in the
+      // session's diagnostics area until the next statement that touches a table.
+      await shop('SELECT CAST(ssn AS SIGNED) FROM customers WHERE id = 1');
+      await shop('SELECT ssn + 0 FROM customers');
+      for (const sql of ['SHOW WARNINGS', 'SHOW ERRORS', 'SHOW COUNT(*) WARNINGS', 'SELECT @@warning_count AS w', 'GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT']) {
+        const logsBefore = b.logs.length;
+        const r = await shop(sql);
+        expect(planted(r.body), sql).toEqual([]);
+        expect(JSON.stringify(r.body), sql).not.toMatch(/Truncated incorrect/);
+        expect(planted(b.logs.slice(logsBefore).join('\n')), sql).toEqual([]);
+      }
+    });
+
+    it('a runaway recursive CTE is bounded (recursion limit or time limit) and leaves nothing running', async () => {
+      const started = performance.now();
+      const r = await shop('WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000000000) SELECT COUNT(*) AS qb_rt_runaway FROM r', TIGHT);
+      // MariaDB stops recursion at max_recursive_iterations (1000 by default): a short answer is as bounded as a 408.
+      expect([200, 408, 422], JSON.stringify(r.body)).toContain(r.status);
+      if (r.status === 200) expect(Number(r.body.rows[0][0])).toBeLessThan(1_000_000_000);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      let left = 1;
+      for (let i = 0; i < 50 && left > 0; i++) {
+        const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like '%qb_rt_runaway%' and id <> connection_id()");
+        left = Number(row!.n);
+        if (left > 0) await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(left).toBe(0);
+    });
+
+    it('a write that waits for a row lock gives up at the lock timeout, changes nothing and frees its connection', async () => {
+      const holder = await mysql.createConnection(my.url);
+      try {
+        await holder.query('START TRANSACTION');
+        await holder.query('SELECT id FROM orders WHERE id = 5 FOR UPDATE');
+        const before = await snapshot();
+        const started = performance.now();
+        const r = await shop("UPDATE orders SET status = 'held' WHERE id = 5", WRITE, 'rt-writer');
+        const ms = performance.now() - started;
+        expect(r.status, JSON.stringify(r.body)).not.toBe(200);
+        expect([408, 409, 422, 503]).toContain(r.status);
+        expect(ms).toBeLessThan(10_000);
+        expect(await snapshot()).toBe(before);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => {});
+        await holder.end();
+      }
+      const after = await shop("UPDATE orders SET status = status WHERE id = 5", WRITE, 'rt-writer');
+      expect(after.status, JSON.stringify(after.body)).toBe(200);
     });
   });
 

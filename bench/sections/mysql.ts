@@ -12,6 +12,7 @@ import { demoPolicy } from '../../src/local/demo.js';
 import { seedMysqlDemo, addMysqlDemoConnection, DEMO_MYSQL_CONNECTION, type RawDemoPolicy } from '../../src/local/demo-mysql.js';
 import type { QueryRequest } from '../../src/broker/types.js';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../../test/helpers/mariadb.js';
+import { sessionSettingsSql } from '../../src/engine/mysql/pools.js';
 import { createInProcessBroker } from '../lib/in-process.js';
 import { median, nowUs, percentile, round } from '../lib/stats.js';
 
@@ -36,6 +37,8 @@ export type MysqlResult =
       paths: MysqlPath[];
       /** Broker.query p50 minus direct mysql2 p50 */
       overheadP50Us: number;
+      /** Broker.query p50 minus the executor's round trips on plain mysql2: the broker's own work */
+      overheadOverProtocolP50Us: number;
     };
 
 interface Timed {
@@ -93,6 +96,28 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
       const [rows] = await direct!.query(MYSQL_ONE_ROW_SQL);
       if ((rows as unknown[]).length !== 1) throw new Error('direct mysql2: row count');
     };
+    // The executor's own round trips on a plain mysql2 connection: limits, READ ONLY transaction,
+    // statement, COMMIT, COM_RESET_CONNECTION. What the protocol costs, apart from the broker's work.
+    const profile = policy.profiles['agent-read']!;
+    const settings = sessionSettingsSql(
+      /mariadb/i.test(my.version) ? 'mariadb' : 'mysql',
+      { statementTimeoutMs: profile.statementTimeoutMs, lockTimeoutMs: profile.lockTimeoutMs },
+      'read',
+      profile.maxRows + 1,
+    );
+    const viaProtocol = async (): Promise<void> => {
+      const c = await direct!.getConnection();
+      try {
+        await c.query(settings);
+        await c.query('START TRANSACTION READ ONLY');
+        const [rows] = await c.query(MYSQL_ONE_ROW_SQL);
+        if ((rows as unknown[]).length !== 1) throw new Error('direct mysql2 (protocol): row count');
+        await c.query('COMMIT');
+        await c.reset();
+      } finally {
+        c.release();
+      }
+    };
     const viaBroker = async (): Promise<void> => {
       const out = await broker!.runtime.broker.query(principal, req);
       if (out.decision !== 'allowed' || !out.executed || out.rowCount !== 1) throw new Error(`broker: unexpected outcome ${JSON.stringify(out).slice(0, 300)}`);
@@ -101,19 +126,23 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
     const iterations = o.quick ? 100 : 1000;
     // Alternate the paths run by run so that a busy moment of the machine does not land on one only.
     const d: Timed[] = [];
+    const pr: Timed[] = [];
     const bq: Timed[] = [];
     for (let i = 0; i < warmup; i++) {
       await viaDirect();
+      await viaProtocol();
       await viaBroker();
     }
     for (let r = 0; r < o.runs; r++) {
       d.push(await time(viaDirect, 20, iterations, 1));
+      pr.push(await time(viaProtocol, 20, iterations, 1));
       bq.push(await time(viaBroker, 20, iterations, 1));
     }
     const pick = (xs: Timed[]): Timed => ({ p50: median(xs.map((x) => x.p50)), p95: median(xs.map((x) => x.p95)), n: xs.reduce((a, x) => a + x.n, 0) });
     const floor = pick(d);
     const rows: [string, Timed][] = [
       ['direct mysql2 (same server, same login user)', floor],
+      ["direct mysql2, the executor's round trips (SET, READ ONLY transaction, COMMIT, reset)", pick(pr)],
       ['broker in-process (Broker.query, audit in memory)', pick(bq)],
     ];
     return {
@@ -128,6 +157,7 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
         samples: t.n,
       })),
       overheadP50Us: round(pick(bq).p50 - floor.p50),
+      overheadOverProtocolP50Us: round(pick(bq).p50 - pick(pr).p50),
     };
   } finally {
     await direct?.end().catch(() => {});

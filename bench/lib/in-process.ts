@@ -8,6 +8,7 @@ import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.j
 import { createTokenVerifier } from '../../src/identity/verify.js';
 import { audiencesOf, primaryAudience, type AudienceSetting } from '../../src/identity/audience.js';
 import { createInProcessPublisher } from '../../src/events/in-process.js';
+import { withEventPublishing } from '../../src/audit/publishing-log.js';
 import { createEnvSecretProvider } from '../../src/secrets/env.js';
 import { silentLogger } from '../../src/log.js';
 import type { AuditLog, IdentityVerifier, Principal } from '../../src/broker/ports.js';
@@ -38,8 +39,8 @@ export async function createInProcessBroker(policy: PolicyConfig, audit: AuditLo
   const runtime = await createBrokerRuntime({
     policy,
     verifier,
-    audit,
-    events: createInProcessPublisher(),
+    // as the hosts do: every record announced on the (here unsubscribed) publisher
+    audit: withEventPublishing(audit, createInProcessPublisher()),
     secrets: createEnvSecretProvider(),
     log: silentLogger,
   });

@@ -464,6 +464,7 @@ function onStatement(c: Collector, type: string, node: Record<string, unknown>):
     }
     case 'update':
     case 'delete': {
+      if (type === 'delete') onDeleteTargets(c, node);
       c.writes += 1;
       c.bulkWrites += 1;
       c.updatesOrDeletes += 1;
@@ -494,6 +495,26 @@ function onInto(c: Collector, node: Record<string, unknown>): void {
 }
 
 /** A table reference `{db, table, as}`: read or written by where it stands in its statement. */
+/**
+ * `DELETE a FROM orders a JOIN …` names its targets by alias: each target is the FROM entry it
+ * names (alias or table name); a target matching none counts as the table of that name.
+ */
+function onDeleteTargets(c: Collector, node: Record<string, unknown>): void {
+  const from = Array.isArray(node['from']) ? node['from'].filter(isRecord) : [];
+  const targets = Array.isArray(node['table']) ? node['table'].filter(isRecord) : [];
+  for (const t of targets) {
+    if (typeof t['table'] !== 'string') {
+      c.unrecognised.add('delete target');
+      continue;
+    }
+    const target = tableName(t);
+    const byAlias = target.schema === undefined ? from.find((f) => typeof f['as'] === 'string' && decodeName(f['as']) === target.name && typeof f['table'] === 'string') : undefined;
+    const name = byAlias !== undefined ? tableName(byAlias) : target;
+    c.written(name);
+    c.read(name);
+  }
+}
+
 function tableName(node: Record<string, unknown>): QualifiedName {
   const table = decodeName(String(node['table']));
   const db = typeof node['db'] === 'string' && node['db'] !== '' ? decodeName(node['db']) : undefined;
@@ -525,11 +546,8 @@ function onTable(c: Collector, node: Record<string, unknown>, owner: string | un
       }
       break;
     case 'delete':
-      if (field === 'table') {
-        c.written(name);
-        c.read(name);
-        return;
-      }
+      // The targets of DELETE are resolved against its FROM list (onDeleteTargets).
+      if (field === 'table') return;
       break;
   }
   c.read(name);

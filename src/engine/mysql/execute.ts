@@ -22,7 +22,8 @@
  */
 import type mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
-import { AffectedRowsOverLimit, type StatementRequest } from '../../db/execute.js';
+import { AffectedRowsOverLimit, DatabaseFailure, type StatementRequest } from '../../db/execute.js';
+import type { EngineErrorInfo } from '../types.js';
 import type { Cell, ExecutionResult, ResultField } from '../../db/types.js';
 import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, sessionSettingsSql, type MysqlHandle } from './pools.js';
 import { toMysqlFailure } from './errors.js';
@@ -367,8 +368,8 @@ interface Collected {
 }
 
 /**
- * Send the statement and collect its result: cells decoded as they arrive; at `stopAfter` rows the
- * connection is destroyed (the rest is never read). A second result set (a procedure's) is refused.
+ * Send the statement and collect its result: cells decoded as they arrive; a row past `stopAfter`
+ * destroys the connection (the rest is never read). A second result set (a procedure's) is refused.
  */
 function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, guard: PacketGuard, maxRowBytes: number | undefined): Promise<Collected> {
   return new Promise((resolve, reject) => {
@@ -405,11 +406,14 @@ function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, gua
         affectedRows = (affectedRows ?? 0) + (header.affectedRows ?? 0);
         return;
       }
-      rows.push(row.map((cell: Buffer | null, i) => (cell === null ? null : decoders[i]!(cell))));
+      // The server usually stops at the cap itself (sql_select_limit) and the result ends there;
+      // a row past it means the statement's own LIMIT is larger: stop reading, drop the connection.
       if (rows.length >= stopAfter) {
         killMysqlConnection(conn);
         finish(undefined, true);
+        return;
       }
+      rows.push(row.map((cell: Buffer | null, i) => (cell === null ? null : decoders[i]!(cell))));
     });
     // A dead socket is reported to the connection, not to a query without a callback.
     const onError = (err: unknown) => {
@@ -435,6 +439,9 @@ function commandTag(sql: string): string {
   return /^[A-Za-z]+/.exec(stripped)?.[0]?.toUpperCase() ?? '';
 }
 
+/** How long past the profile's time limit the executor waits before it kills the session itself. */
+const BACKSTOP_GRACE_MS = 1000;
+
 export async function executeMysql(handle: MysqlHandle, req: StatementRequest): Promise<ExecutionResult> {
   const started = performance.now();
   const sql = bindMysqlParams(req.sql, req.params);
@@ -449,6 +456,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
   };
   req.signal?.addEventListener('abort', onAbort, { once: true });
   let inTransaction = false;
+  let timedOut = false;
   try {
     const read = req.mode === 'read';
     // A read handle stays read-only whatever the request says.
@@ -457,7 +465,22 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     const guard = guardPackets(conn, read ? req.maxRowBytes : undefined);
     await run(conn, read ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
     inTransaction = true;
-    const r = await collect(conn, sql, read ? req.maxRows + 1 : Number.POSITIVE_INFINITY, guard, req.maxRowBytes);
+    // A backstop for the server's own time limit, which a statement can lift for itself on MariaDB
+    // (SET STATEMENT max_statement_time = 0 FOR …, refused by the analysis) and which MySQL 8 applies
+    // to SELECT only: past the limit and a grace second, the session is killed on the server and
+    // the connection dropped.
+    const threadId = conn.threadId;
+    const backstop = setTimeout(() => {
+      timedOut = true;
+      killMysqlConnection(conn, 'the statement ran past the time limit');
+      if (threadId !== null) void handle.killSession(threadId);
+    }, handle.limits.statementTimeoutMs + BACKSTOP_GRACE_MS);
+    let r: Awaited<ReturnType<typeof collect>>;
+    try {
+      r = await collect(conn, sql, read ? req.maxRows + 1 : Number.POSITIVE_INFINITY, guard, req.maxRowBytes);
+    } finally {
+      clearTimeout(backstop);
+    }
     if (r.stoppedEarly) destroyed = true;
     let rows = r.rows;
     const truncated = rows.length > req.maxRows;
@@ -482,6 +505,11 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     };
   } catch (e) {
     if (aborted) throw aborted;
+    if (timedOut) {
+      destroyed = true;
+      const info: EngineErrorInfo = { sqlstate: '70100', message: 'the statement ran past the time limit and was cancelled', kind: 'timeout' };
+      throw new DatabaseFailure(info);
+    }
     if (inTransaction && !destroyed) {
       // A failed statement leaves the transaction open: end it, or the connection goes.
       await run(conn, 'ROLLBACK').catch(() => {
@@ -502,12 +530,14 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
 const WRITE_START = /^(UPDATE|DELETE|INSERT|REPLACE)\b/i;
 
 /**
- * The optimizer's estimate of the rows a write touches, never executing it: EXPLAIN of the
- * statement (FORMAT=JSON on MySQL 8, the tabular EXPLAIN on MariaDB) inside a transaction that is
- * rolled back (the server refuses to EXPLAIN a write in a read-only one). The answer is the largest `rows` estimate among the plan's tables: the
- * written table for UPDATE/DELETE, the largest scan of the SELECT for INSERT … SELECT / REPLACE …
- * SELECT (what the approval threshold compares with). Statements that do not start with UPDATE,
- * DELETE, INSERT or REPLACE are refused (`EXPLAIN ANALYZE …` would run them).
+ * The optimizer's estimate of the rows a write touches, without running it: EXPLAIN of the
+ * statement (FORMAT=JSON on MySQL 8, the tabular EXPLAIN on MariaDB). The answer is the largest
+ * `rows` estimate among the plan's tables: the written table for UPDATE/DELETE, the largest scan of
+ * the SELECT for INSERT … SELECT / REPLACE … SELECT (what the approval threshold compares with).
+ * Statements that do not start with UPDATE, DELETE, INSERT or REPLACE are refused (`EXPLAIN
+ * ANALYZE …` would run them). The optimizer may evaluate a constant subquery while it plans, so
+ * the EXPLAIN runs in a transaction that is always rolled back (the server refuses to EXPLAIN a
+ * write in a read-only one), and the session is reset after it like after any statement.
  */
 export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params: readonly unknown[]): Promise<number> {
   const bound = bindMysqlParams(sql, params);

@@ -43,6 +43,11 @@ export interface MysqlHandle {
   readonly mode: ExecutionMode;
   /** the server's flavor, learned on the first connection */
   flavor?: MysqlFlavor;
+  /**
+   * End the session with this id on the server (`KILL`) from a connection of its own: a user may
+   * kill its own sessions without the PROCESS privilege. Best effort; never throws.
+   */
+  killSession(threadId: number): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -51,8 +56,6 @@ export interface MysqlPoolOptions {
   connectionLimit?: number;
   /** Entra token as password: `mysql_clear_password`, TLS required */
   entra?: boolean;
-  /** how long to wait for a connection (new or from the pool) before answering 503; default 5 s */
-  acquireTimeoutMs?: number;
 }
 
 /**
@@ -86,48 +89,50 @@ interface PoolInternals {
   config: { connectionConfig: { password?: string } };
 }
 
+/**
+ * mysql2's `mysql_clear_password` plugin for Entra tokens (Azure Database for MySQL asks for the
+ * token in the clear): the token is sent only on a TLS socket, otherwise the handshake fails.
+ */
+export function clearPasswordOverTls({ connection }: { connection: object }): () => Buffer {
+  return () => {
+    const c = connection as { config: { password?: string }; stream: unknown };
+    if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
+      throw new Error('refusing to send the Entra token without TLS');
+    }
+    return Buffer.from(`${c.config.password ?? ''}\0`);
+  };
+}
+
 /** One pool for a connection's target, as the profile and mode say. */
 export async function createMysqlHandle(credentials: ConnectionCredentials, limits: MysqlSessionLimits, mode: ExecutionMode, options: MysqlPoolOptions = {}): Promise<MysqlHandle> {
   const target = await credentials.target();
   const entra = options.entra === true;
-  const pool = mysql.createPool({
+  const connectionOptions: mysql.ConnectionOptions = {
     host: target.host,
     port: target.port,
     database: target.database,
     user: target.user,
     // Azure Database for MySQL presents a certificate of a public CA (Node's default store).
     ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
+    connectTimeout: 5_000,
+    multipleStatements: false,
+    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+    ...(entra ? { authPlugins: { mysql_clear_password: clearPasswordOverTls } } : {}),
+  };
+  const pool = mysql.createPool({
+    ...connectionOptions,
     connectionLimit: options.connectionLimit ?? 10,
     maxIdle: options.connectionLimit ?? 10,
     idleTimeout: 60_000,
     waitForConnections: true,
     queueLimit: 0,
-    connectTimeout: 5_000,
     enableKeepAlive: true,
-    multipleStatements: false,
-    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
     dateStrings: true,
     supportBigNumbers: true,
     bigNumberStrings: true,
     // The executor reads raw cells (typeCast: false per query) and keeps the server's text.
     typeCast: true,
     charset: 'UTF8MB4_UNICODE_CI',
-    ...(entra
-      ? {
-          authPlugins: {
-            // The Entra token goes in the clear: only inside TLS.
-            mysql_clear_password:
-              ({ connection }: { connection: object }) =>
-              () => {
-                const c = connection as { config: { password?: string }; stream: unknown };
-                if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
-                  throw new Error('refusing to send the Entra token without TLS');
-                }
-                return Buffer.from(`${c.config.password ?? ''}\0`);
-              },
-          },
-        }
-      : {}),
   });
   // A pooled connection that dies while idle (server restart, network) must not crash the process.
   pool.on('connection', (conn) => conn.on('error', () => {}));
@@ -136,6 +141,18 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     credentials,
     limits,
     mode,
+    async killSession(threadId) {
+      try {
+        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password() });
+        side.on('error', () => {});
+        await new Promise<void>((resolve) => {
+          side.query(`KILL ${Math.floor(threadId)}`, () => resolve());
+        });
+        side.destroy();
+      } catch {
+        // The session ends anyway when the server notices its socket is gone.
+      }
+    },
     end: () => new Promise<void>((resolve) => pool.end(() => resolve())),
   };
 }

@@ -1,57 +1,25 @@
 /**
  * The MySQL lexer's claims checked against a real server: where statements end, how many `?`
  * placeholders a statement has, and that what the lexer refuses really runs differently on the
- * server than a naive reader (or node-sql-parser) thinks. The server is a MariaDB started here in a
- * temporary data directory (`MYSQL_TEST_URL` points at another one instead).
+ * server than a naive reader (or node-sql-parser) thinks, on the private MariaDB of test/helpers/mariadb.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { scanMysql } from '../../../src/engine/mysql/lexer.js';
 import { isBrokerError } from '../../../src/errors.js';
+import { mysqlUnavailable, startTestMysql, type TestMysql } from '../../helpers/mariadb.js';
 
-const run = promisify(execFile);
-
-let server: ChildProcess | undefined;
-let dir: string | undefined;
+let my: TestMysql | undefined;
 let options: mysql.ConnectionOptions;
 
-async function startMariadb(): Promise<mysql.ConnectionOptions> {
-  if (process.env.MYSQL_TEST_URL) return { uri: process.env.MYSQL_TEST_URL };
-  dir = await mkdtemp(path.join(tmpdir(), 'qb-mariadb-lexer-'));
-  const data = path.join(dir, 'data');
-  const socketPath = path.join(dir, 'sock');
-  const user = userInfo().username;
-  await run('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${user}`]);
-  server = spawn('mariadbd', ['--no-defaults', `--datadir=${data}`, `--socket=${socketPath}`, '--skip-networking', `--user=${user}`, `--pid-file=${path.join(dir, 'pid')}`], { stdio: 'ignore' });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const c = await mysql.createConnection({ socketPath, user: 'root' });
-      await c.end();
-      return { socketPath, user: 'root' };
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 beforeAll(async () => {
-  options = await startMariadb();
+  if (mysqlUnavailable() !== undefined) return;
+  my = (await startTestMysql())!;
+  options = { uri: my.url };
 }, 60_000);
 
 afterAll(async () => {
-  if (server !== undefined) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await my?.stop();
 });
 
 async function withConnection<T>(multipleStatements: boolean, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
@@ -73,7 +41,7 @@ function lexerStatements(sql: string): number {
   }
 }
 
-describe('the MySQL lexer agrees with the server', () => {
+describe.skipIf(mysqlUnavailable() !== undefined)('the MySQL lexer agrees with the server', () => {
   const STACKED = [
     'select 1',
     'select 1;',

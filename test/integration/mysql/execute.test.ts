@@ -68,7 +68,10 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
   });
 
   it('caps the rows of a read and says the result was truncated', async () => {
+    const [before] = (await executeMysql(read, req('select connection_id()'))).rows;
     const capped = await executeMysql(read, req('select id from accounts order by id', { maxRows: 5 }));
+    // The server stopped at the cap: the connection was kept.
+    expect((await executeMysql(read, req('select connection_id()'))).rows[0]).toEqual(before);
     expect(capped.rows).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
     expect(capped.truncated).toBe(true);
     expect(capped.rowCount).toBe(5);
@@ -81,9 +84,12 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
 
   it('stops reading at the cap when the statement asks for more rows with its own LIMIT', async () => {
     // 8000 rows asked for; the executor reads 11 and drops the connection.
+    const [before] = (await executeMysql(read, req('select connection_id()'))).rows;
     const r = await executeMysql(read, req('select a.id, b.id, c.id from accounts a, accounts b, accounts c limit 8000', { maxRows: 10 }));
     expect(r.rows).toHaveLength(10);
     expect(r.truncated).toBe(true);
+    // The rest was never read: that connection is gone.
+    expect((await executeMysql(read, req('select connection_id()'))).rows[0]).not.toEqual(before);
     // The pool replaced the connection: the next read works.
     const next = await executeMysql(read, req('select 1 as one'));
     expect(next.rows).toEqual([['1']]);
@@ -124,6 +130,23 @@ describe.skipIf(missing !== undefined)('MySQL executor on a real server', () => 
     // The limit is set on every use: the same connection is still limited next time.
     const again = await failure(executeMysql(quick, req('select sleep(5) as s')));
     expect((again as DatabaseFailure).info).toMatchObject({ kind: 'timeout' });
+  });
+
+  it('cancels a statement that lifts the server time limit for itself, and its session ends on the server', async () => {
+    const quick = await handle('read', 300);
+    const started = Date.now();
+    const e = await failure(executeMysql(quick, req('set statement max_statement_time = 0 for select sleep(20) as s')));
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((e as DatabaseFailure).info).toMatchObject({ kind: 'timeout' });
+    // The session is gone on the server, not left sleeping.
+    let sleeping = 1;
+    for (let i = 0; i < 50 && sleeping > 0; i++) {
+      const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like '%sleep(20)%' and user = ?", [my.user]);
+      sleeping = Number(row!.n);
+      if (sleeping > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sleeping).toBe(0);
+    expect((await executeMysql(quick, req('select 5 as five'))).rows).toEqual([['5']]);
   });
 
   it('resets the session after every use: user variables, settings, temporary tables and locks are gone on the same connection', async () => {

@@ -48,8 +48,10 @@ function refusalCodes(sql: string, profileName: ProfileName): string[] {
 
 interface Attack {
   sql: string;
-  /** the code a read profile is refused with */
+  /** the code a read profile is refused with (its first reason) */
   code: string;
+  /** further reasons the refusal must give */
+  also?: string[];
   /** also refused (with this code) for write and admin profiles, as PostgreSQL refuses the equivalent */
   everyone?: boolean;
 }
@@ -100,7 +102,7 @@ const ATTACKS: Attack[] = [
   // session state
   { sql: "set @@session.sql_mode = ''", code: 'session_state_change', everyone: true },
   { sql: 'set global max_connections = 1', code: 'session_state_change', everyone: true },
-  { sql: 'set persist read_only = 0', code: 'server_level_command', everyone: true },
+  { sql: 'set persist read_only = 0', code: 'session_state_change', also: ['server_level_command'], everyone: true },
   { sql: 'set transaction read write', code: 'session_state_change', everyone: true },
   { sql: 'set session transaction read write', code: 'session_state_change', everyone: true },
   { sql: 'set autocommit = 1', code: 'session_state_change', everyone: true },
@@ -125,7 +127,7 @@ const ATTACKS: Attack[] = [
   { sql: "select load_file('/etc/passwd')", code: 'server_file_access', everyone: true },
   { sql: 'select id from customers where id = (select length(LOAD_FILE(0x2f6574632f706173737764)))', code: 'server_file_access', everyone: true },
   { sql: "load data infile '/etc/passwd' into table customers", code: 'copy_statement', everyone: true },
-  { sql: "load data local infile '/home/broker/.ssh/id_rsa' into table customers", code: 'server_file_access', everyone: true },
+  { sql: "load data local infile '/home/broker/.ssh/id_rsa' into table customers", code: 'copy_statement', also: ['server_file_access'], everyone: true },
   { sql: "load xml infile '/etc/passwd' into table customers", code: 'copy_statement', everyone: true },
   // server control
   { sql: 'flush privileges', code: 'server_level_command', everyone: true },
@@ -213,7 +215,9 @@ describe('MySQL attacks are refused with the code the agent sees', () => {
 
   for (const attack of ATTACKS) {
     it(`refuses ${JSON.stringify(attack.sql)} with ${attack.code}`, () => {
-      expect(refusalCodes(attack.sql, 'read')).toContain(attack.code);
+      const codes = refusalCodes(attack.sql, 'read');
+      expect(codes[0]).toBe(attack.code);
+      for (const more of attack.also ?? []) expect(codes).toContain(more);
       if (attack.everyone === true) {
         expect(refusalCodes(attack.sql, 'write'), 'write profile').toContain(attack.code);
         expect(refusalCodes(attack.sql, 'admin'), 'admin profile').toContain(attack.code);
@@ -279,6 +283,8 @@ const ALLOWED: Allowed[] = [
   { sql: 'delete from orders where id = ?', kind: 'write', command: 'delete', written: ['orders'], hasWhere: true, needsRowEstimate: true, outcome: 'allow' },
   { sql: 'insert into orders (total) values ((select max(total) from orders))', kind: 'write', needsRowEstimate: true, outcome: 'allow' },
   { sql: 'with old as (select id from orders where total < 1) delete from orders where id in (select id from old)', kind: 'write', command: 'delete', read: ['orders'], written: ['orders'], hasWhere: true, outcome: 'allow' },
+  { sql: 'delete o from orders o join customers c on c.id = o.customer_id where c.id = 1', kind: 'write', read: ['customers', 'orders'], written: ['orders'], hasWhere: true, outcome: 'allow' },
+  { sql: 'delete o, c from shop.orders o join customers c on c.id = o.customer_id where c.id = 1', kind: 'write', written: ['customers', 'shop.orders'], outcome: 'allow' },
   { sql: 'delete from orders where id = 1 returning total', kind: 'write', read: ['orders'], written: ['orders'], outcome: 'allow' },
   { sql: 'delete from orders', kind: 'write', hasWhere: false, needsRowEstimate: true, risks: ['delete_without_where'], outcome: 'needs_approval' },
   { sql: 'update orders set total = 0 where 1 = 1', kind: 'write', hasWhere: false, risks: ['update_without_where'], outcome: 'needs_approval' },

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { bindMysqlParams, mysqlResultFields, mysqlTypeName, placeholderPositions } from '../../../src/engine/mysql/execute.js';
-import { sessionSettingsSql } from '../../../src/engine/mysql/pools.js';
+import { clearPasswordOverTls, sessionSettingsSql } from '../../../src/engine/mysql/pools.js';
 import { mysqlErrorInfo, isMysqlUnavailable, toMysqlFailure } from '../../../src/engine/mysql/errors.js';
 import { DatabaseFailure } from '../../../src/db/execute.js';
 import { BrokerError } from '../../../src/errors.js';
@@ -101,5 +101,19 @@ describe('MySQL errors', () => {
     expect(toMysqlFailure(err(1054, '42S22'))).toBeInstanceOf(DatabaseFailure);
     expect(toMysqlFailure(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toMatchObject({ code: 'dependency_unavailable' });
     expect(toMysqlFailure(err(2013, 'HY000', { fatal: true }))).toMatchObject({ code: 'dependency_unavailable' });
+  });
+});
+
+describe('Entra tokens on MySQL', () => {
+  it('sends the token as a clear password only on a TLS socket', async () => {
+    const { Socket } = await import('node:net');
+    const { TLSSocket } = await import('node:tls');
+    const plain = new Socket();
+    expect(() => clearPasswordOverTls({ connection: { config: { password: 'token' }, stream: plain } })()).toThrow(/without TLS/);
+    const tls = new TLSSocket(new Socket());
+    Object.defineProperty(tls, 'encrypted', { value: true });
+    expect(clearPasswordOverTls({ connection: { config: { password: 'token' }, stream: tls } })().toString()).toBe('token\0');
+    plain.destroy();
+    tls.destroy();
   });
 });

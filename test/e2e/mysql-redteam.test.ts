@@ -720,8 +720,24 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect(res.status, text).toBe(200);
       expect(planted(text)).toEqual([]);
       const body = JSON.parse(text) as { tables: { name: string; columns: { name: string; masked: string | false }[] }[] };
-      const customers = body.tables.find((t) => t.name === 'customers');
-      expect(customers?.columns.find((c) => c.name === 'ssn')?.masked).toBe('redact');
+      const masked = (table: string, column: string) => body.tables.find((t) => t.name === table)?.columns.find((c) => c.name === column)?.masked;
+      expect(masked('customers', 'ssn')).toBe('redact');
+      expect(masked('customers', 'name')).toBe(false);
+      // views: by what their columns are computed from
+      expect(masked('customer_contacts', 'card_number')).not.toBe(false);
+      expect(masked('customer_tags', 'tag')).not.toBe(false);
+      expect(masked('customer_tags', 'contact')).not.toBe(false);
+    });
+
+    it('content detectors mask a card number stored in an unmasked text column', async () => {
+      await my.rootQuery("update orders set status = '4111111111111111' where id = 10");
+      try {
+        const r = await shop('SELECT id, status FROM orders WHERE id = 10');
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(planted(r.body)).toEqual([]);
+      } finally {
+        await my.rootQuery("update orders set status = 'open' where id = 10");
+      }
     });
   });
 
@@ -904,6 +920,53 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       }
       const after = await shop("UPDATE orders SET status = status WHERE id = 5", WRITE, 'rt-writer');
       expect(after.status, JSON.stringify(after.body)).toBe(200);
+    });
+  });
+
+  describe('approvals on MySQL', () => {
+    it('a dry run of an unbounded DELETE says it would need approval and runs nothing', async () => {
+      const before = await snapshot();
+      const r = await b.query({ connection: 'shop', sql: 'DELETE FROM orders', dryRun: true }, WRITE, 'rt-writer');
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.decision).toBe('would_need_approval');
+      expect(r.body.executed).toBe(false);
+      expect(await snapshot()).toBe(before);
+    });
+
+    it('a wrong hash, self-approval and an agent token cannot approve; the approved statement runs exactly', async () => {
+      const before = await snapshot();
+      const held = await expectHeld('UPDATE orders SET status = status', 'update_without_where');
+      const self = await b.fetch(`/api/approvals/${held.requestId}`, {
+        method: 'POST',
+        headers: { authorization: await bearer([...WRITE, ...APPROVE], 'rt-writer', 'user'), 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', sqlHash: held.sqlHash }),
+      });
+      expect(self.status).toBe(403);
+      const agent = await b.fetch(`/api/approvals/${held.requestId}`, {
+        method: 'POST',
+        headers: { authorization: await bearer(APPROVE, 'rt-agent-approver', 'app'), 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', sqlHash: held.sqlHash }),
+      });
+      expect(agent.status).toBe(403);
+      const human = await bearer(APPROVE, 'rt-human-2', 'user');
+      const wrong = await b.fetch(`/api/approvals/${held.requestId}`, {
+        method: 'POST',
+        headers: { authorization: human, 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', sqlHash: '0'.repeat(64) }),
+      });
+      expect(wrong.status).toBe(409);
+      expect(await snapshot()).toBe(before);
+      const ok = await b.fetch(`/api/approvals/${held.requestId}`, {
+        method: 'POST',
+        headers: { authorization: human, 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', sqlHash: held.sqlHash }),
+      });
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      const done = await pollStatus(held.requestId, await bearer(WRITE, 'rt-writer'), (st) => st === 'executed' || st === 'failed');
+      expect(done.state, JSON.stringify(done)).toBe('executed');
+      expect(done.sqlHash).toBe(held.sqlHash);
+      // status = status: every row rewritten with its own value
+      expect(await snapshot()).toBe(before);
     });
   });
 

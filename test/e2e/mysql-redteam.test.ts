@@ -137,7 +137,7 @@ async function expectMaskedOrRefused(sql: string, maskedColumns: number[], code:
   if (r.status === 200) {
     for (const i of maskedColumns) expect(r.body.columns[i]?.masked, `column ${i} of ${JSON.stringify(r.body.columns)}`).not.toBe(false);
   } else {
-    expect([403, 422], JSON.stringify(r.body)).toContain(r.status);
+    expect([400, 403, 422], JSON.stringify(r.body)).toContain(r.status);
     expect(codesOf(r.body), JSON.stringify(r.body)).toContain(code);
   }
   expect(await snapshot()).toBe(before);
@@ -659,6 +659,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       ['STRCMP against a guess', "SELECT STRCMP(ssn, '2') AS x FROM customers", [0]],
       ['GREATEST / LEAST against a guess', "SELECT GREATEST(ssn, '2') AS g, LEAST(card_number, '5') AS l FROM customers", [0, 1], 'masked_column_in_predicate'],
       ['COUNT of a value that is NULL unless a guess holds', "SELECT COUNT(ELT(ASCII(card_number) - 51, 'x')) AS n FROM customers", [0], 'masked_column_in_predicate'],
+      ['JSON_TABLE over the value (a table function the server names as its own origin)', "SELECT jt.x FROM customers c, JSON_TABLE(JSON_ARRAY(c.ssn), '$[*]' COLUMNS (x VARCHAR(20) PATH '$')) AS jt", [0], 'sql_parse_error'],
       ['comments between every token', 'SELECT/**/ssn/**/FROM/**/customers', [0]],
       ['FIELD() position of a guess', "SELECT FIELD(ssn, '123-45-6789', '234-56-7890') AS pos FROM customers", [0], 'masked_column_in_fallible_expression'],
       ['CHAR_LENGTH of the value', 'SELECT CHAR_LENGTH(email) FROM customers', [0]],

@@ -999,6 +999,13 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       }
     });
 
+    it('a parameter stays one value after a "-- " comment holding a quote (the control for open finding M2)', async () => {
+      const payload = ' AS a2, (SELECT HEX(GROUP_CONCAT(ssn SEPARATOR 0x7c)) FROM customers) AS leak #';
+      const r = await shop("SELECT 1 AS a -- '\n, '?' AS b, ? AS c", READ, 'rt-agent', [payload]);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.rows).toEqual([[1, '?', payload]]);
+    });
+
     it('refuses parameters that would expand into several values or col = value pairs, and a count that does not match', async () => {
       for (const params of [[[1, 2]], [{ id: 1 }], [1, 2], []]) {
         const r = await shop('SELECT id FROM orders WHERE id = ?', READ, 'rt-agent', params as unknown[]);
@@ -1012,6 +1019,26 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
   // green); remove `.skip` to see it.
   // ===============================================================================================
   describe.skip('OPEN FINDINGS', () => {
+    it('M2 (critical): a parameter is spliced into the SQL as code: "--" + DEL is a comment to the server and the analysis, not to the binder', async () => {
+      // The server (and the analysis, lexer.ts) read "--\x7f" as a comment, so the quote after it is
+      // commented out and '?' on the next line is a string. The binder (execute.ts bindMysqlParams:
+      // placeholderPositions) does not: it opens a string at that quote, takes the ? inside '?' for
+      // the placeholder and puts the escaped parameter between two string literals, where the server
+      // reads it as SQL. The analysis saw "SELECT 1 AS a, '?' AS b, ? AS c"; the server ran
+      // "SELECT 1 AS a, ' ' AS a2, (SELECT HEX(GROUP_CONCAT(ssn …)) FROM customers) AS leak".
+      // Today: 200 with every SSN, hex-encoded, unmasked (the plan masks nothing it did not see).
+      const sql = "SELECT 1 AS a --\x7f '\n, '?' AS b, ? AS c";
+      const payload = ' AS a2, (SELECT HEX(GROUP_CONCAT(ssn SEPARATOR 0x7c)) FROM customers) AS leak #';
+      const before = await snapshot();
+      const r = await shop(sql, READ, 'rt-agent', [payload]);
+      const hexes = JSON.stringify(r.body).match(/[0-9A-F]{40,}/g) ?? [];
+      const decoded = hexes.map((h) => Buffer.from(h, 'hex').toString('latin1')).join('|');
+      expect(planted(decoded), JSON.stringify(r.body)).toEqual([]);
+      expect(planted(r.body)).toEqual([]);
+      if (r.status === 200) expect(r.body.rows).toEqual([[1, '?', payload]]);
+      expect(await snapshot()).toBe(before);
+    });
+
     it('M1: a one-row REPLACE (a delete and an insert of an existing order) runs without approval', async () => {
       // The issue lists REPLACE among the statements that wait for a human; today it runs at once
       // (rowCount 2: the old row deleted, the new one inserted) when its estimate is under the threshold.

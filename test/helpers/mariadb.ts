@@ -129,6 +129,9 @@ async function startPrivateServer(bin: Binaries): Promise<TestMysql> {
         `--auth-root-socket-user=${osUser}`,
         '--skip-test-db',
         '--skip-name-resolve',
+        // The bootstrap server's temporary tables stay in this server's directory: in the shared
+        // /tmp, concurrent installs (parallel test files) have failed on each other's files.
+        `--tmpdir=${dir}`,
       ],
       { timeout: 60_000 },
     );

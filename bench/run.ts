@@ -6,7 +6,7 @@
  *   npm run bench                      all sections, 3 runs per figure (median shown)
  *   npm run bench -- --quick           1 run, fewer iterations: checks the harness, not figures to quote
  *   npm run bench -- --runs 5          more runs per figure
- *   npm run bench -- --only latency,throughput,stages,masking,cold
+ *   npm run bench -- --only latency,throughput,stages,masking,cold,mysql
  *   npm run bench -- --profile         also CPU-profile the HTTP server under load and the entry import
  *   npm run bench -- --load            also the load test (32 agents, 10,000 queries; see bench/load.ts)
  *   npm run bench -- --seconds 3       measured seconds per throughput run
@@ -31,8 +31,9 @@ import { measureStages, type StagesResult } from './sections/stages.js';
 import { measureMasking, type MaskingResult } from './sections/masking.js';
 import { measureColdStart, type ColdStartResult } from './sections/cold-start.js';
 import { runLoad, formatLoad, type LoadResult } from './load.js';
+import { measureMysql, type MysqlResult } from './sections/mysql.js';
 
-const SECTIONS = ['stages', 'latency', 'throughput', 'masking', 'cold'] as const;
+const SECTIONS = ['stages', 'latency', 'throughput', 'masking', 'cold', 'mysql'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -96,6 +97,7 @@ interface Results {
   appendFloor?: AppendFloor;
   masking?: MaskingResult;
   coldStart?: ColdStartResult;
+  mysql?: MysqlResult;
   profiles?: { httpAuditOn?: ProfileSummary; httpAuditOff?: ProfileSummary };
   load?: LoadResult;
   targets?: { target: string; measured: string; met: boolean | undefined }[];
@@ -291,6 +293,20 @@ function printResults(r: Results): void {
     }
     print(`   Ctrl-C → npm exited: p50 ${n.stopMsP50} ms; everything stopped and removed: ${n.cleanedUp}`);
   }
+  if (r.mysql) {
+    const m = r.mysql;
+    if ('skipped' in m) print(`\n5. MySQL — skipped: ${m.skipped}`);
+    else {
+      print(
+        table(
+          `5. MySQL (engine: mysql, ${m.server}) — one-row read: ${m.sql}`,
+          ['path', 'p50 µs', 'p95 µs', '× mysql2 p50', '× mysql2 p95', 'samples'],
+          m.paths.map((p) => [p.path, p.p50Us, p.p95Us, `${p.ratioP50}×`, `${p.ratioP95}×`, p.samples]),
+        ),
+      );
+      print(`   broker overhead over direct mysql2, one-row p50: ${m.overheadP50Us} µs; over the executor's round trips on plain mysql2: ${m.overheadOverProtocolP50Us} µs`);
+    }
+  }
   for (const [label, prof] of Object.entries(r.profiles ?? {})) {
     if (!prof) continue;
     print(
@@ -411,6 +427,10 @@ async function main(): Promise<void> {
     if (o.only.has('cold')) {
       log('4. cold start…');
       results.coldStart = await measureColdStart({ runs: o.quick ? 1 : Math.max(3, o.runs), profile: o.profile });
+    }
+    if (o.only.has('mysql')) {
+      log('5. MySQL one-row read (a private MariaDB)…');
+      results.mysql = await measureMysql({ quick: o.quick, runs: o.runs });
     }
   } finally {
     await stopAll();

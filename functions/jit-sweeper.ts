@@ -1,6 +1,9 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 
-/** Every 5 minutes: drop just-in-time roles that a crashed run left behind (their VALID UNTIL has passed). */
+/**
+ * Every 5 minutes: drop just-in-time logins that a crashed run left behind: PostgreSQL roles whose
+ * VALID UNTIL has passed, MySQL users older than the longest life one can have (engine/mysql/jit.ts).
+ */
 async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise<void> {
   // Loaded here, off the cold-start path of the Functions entry.
   const [{ azureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }] = await Promise.all([

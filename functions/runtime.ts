@@ -23,7 +23,7 @@ export function getAzureRuntime(): Promise<BrokerRuntime> {
 }
 
 async function buildAzureRuntime(): Promise<BrokerRuntime> {
-  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule, entraTokens, localDev] = await Promise.all([
+  const [{ createBrokerRuntime }, { loadPolicyFile }, { readSetting }, identity, jose, verify, audit, events, secrets, log, approvalsModule, audienceModule, entraTokens, localDev, publishing] = await Promise.all([
     import('../src/compose.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
@@ -38,6 +38,7 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     import('../src/identity/audience.js'),
     import('../src/secrets/entra-token.js'),
     import('../src/identity/local-dev-issuer.js'),
+    import('../src/audit/publishing-log.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   // func start on a developer machine may ask for the local dev issuer (never on App Service).
@@ -63,7 +64,12 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
       keys: jose.createRemoteJWKSet(verify.entraJwksUrl(tenant), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
     });
   }
-  const auditLog = audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger });
+  // One log for the pipeline and the approval workflow, so approval events reach Service Bus too.
+  const auditLog = publishing.withEventPublishing(
+    audit.createBlobAuditLog({ containerClient: audit.auditContainerFromSettings(credential), logger }),
+    events.createServiceBusPublisher({ credential, logger }),
+    { logger },
+  );
   let built: Awaited<ReturnType<typeof createBrokerRuntime>> | undefined;
   const approvals = approvalsModule.createAzureApprovals({
     policy,
@@ -81,7 +87,6 @@ async function buildAzureRuntime(): Promise<BrokerRuntime> {
     policy,
     verifier,
     audit: auditLog,
-    events: events.createServiceBusPublisher({ credential, logger }),
     secrets: vaultUrl ? secrets.createKeyVaultSecretProvider({ vaultUrl, credential }) : (await import('../src/secrets/env.js')).createEnvSecretProvider(),
     log: logger,
     entraToken: entraTokens.createEntraTokenSource(credential),

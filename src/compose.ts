@@ -4,7 +4,7 @@
  * group needs. This is the one module that imports both the core and src/http; the core never
  * imports src/http (test/unit/architecture/imports.test.ts).
  */
-import type { AuditLog, Clock, EventPublisher, IdentityVerifier, SecretProvider } from './broker/ports.js';
+import type { AuditLog, Clock, IdentityVerifier, SecretProvider } from './broker/ports.js';
 import { systemClock } from './broker/ports.js';
 import type { PolicyConfig } from './policy/schema.js';
 import type { Logger } from './log.js';
@@ -14,7 +14,6 @@ import { ConnectionRuntime } from './broker/connections.js';
 import type { ApprovalWiring, ApprovalReview } from './approval/local.js';
 import { createApp, type AppDeps, type BrokerApp, type RouteGroup } from './http/app.js';
 import { loadSqlParser } from './sql/parser.js';
-import { withEventPublishing } from './audit/publishing-log.js';
 import { entraIssuers } from './identity/verify.js';
 import { primaryAudience } from './identity/audience.js';
 import { createSchemaDiscovery, registerConnectionRoutes } from './http/routes/connections.js';
@@ -28,8 +27,12 @@ import { requestRoutes, requestStatusOf, type RequestRouteDeps } from './http/ro
 export interface RuntimeOptions {
   policy: PolicyConfig;
   verifier: IdentityVerifier;
+  /**
+   * The one audit log of this host, already announcing every record on the event publisher
+   * (`withEventPublishing`): the approval workflow, built before the runtime, appends to the same
+   * object, so its events reach subscribers like the pipeline's.
+   */
   audit: AuditLog;
-  events: EventPublisher;
   secrets: SecretProvider;
   log: Logger;
   clock?: Clock;
@@ -48,7 +51,7 @@ export interface BrokerRuntime {
   broker: Broker;
   connections: ConnectionRuntime;
   policy: PolicyConfig;
-  /** the audit log the pipeline appends to (events published after each append) */
+  /** the audit log the pipeline and the approval workflow append to (events published after each append) */
   audit: AuditLog;
   log: Logger;
   close(): Promise<void>;
@@ -82,7 +85,7 @@ export async function createBrokerRuntime(o: RuntimeOptions): Promise<BrokerRunt
   const connections = new ConnectionRuntime(o.policy, { secrets: o.secrets, ...(o.entraToken ? { entraToken: o.entraToken } : {}) });
   const policy = o.policy;
   const log = o.log;
-  const audit = withEventPublishing(o.audit, o.events, { logger: log });
+  const audit = o.audit;
   const broker = new Broker({
     policy,
     audit,

@@ -11,7 +11,7 @@ import { resolveProfile } from '../../src/policy/profiles.js';
 import { planMasking, prepareOrigins, applyMasking } from '../../src/masking/index.js';
 import { executeStatement } from '../../src/db/execute.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
-import { createInProcessBroker } from '../lib/in-process.js';
+import { createInProcessBroker, postgresParts } from '../lib/in-process.js';
 import { median, nowUs, round } from '../lib/stats.js';
 import { WIDE_SQL } from '../lib/workload.js';
 import { startCpuProfile } from '../lib/profiler.js';
@@ -31,12 +31,13 @@ async function main(): Promise<void> {
   try {
     const principal = await b.principal('bench-bulk', ['Bench.Bulk']);
     const resolved = resolveProfile(policy, principal, 'sales');
-    const handle = await b.runtime.connections.pool('sales', resolved.name, resolved.profile, 'read');
+    const sales = postgresParts(b.runtime.connections, 'sales');
+    const handle = await sales.pool(resolved.name, resolved.profile, 'read');
     const exec = () => executeStatement(handle, { sql: WIDE_SQL, params: [], maxRows: resolved.profile.maxRows, maxRowBytes: resolved.profile.maxResultBytes, mode: 'read' });
 
     if (mode === 'mask') {
       const analysis = analyzeSql(WIDE_SQL);
-      const plan = await planMasking(analysis, b.runtime.broker.maskingInput(principal), b.runtime.connections.columnCatalog('sales'));
+      const plan = await planMasking(analysis, b.runtime.broker.maskingInput(principal), sales.catalog.relations);
       const result = await exec();
       await prepareOrigins(plan, result.fields);
       const cells = result.rows.length * result.fields.length;

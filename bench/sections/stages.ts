@@ -19,7 +19,7 @@ import { createBlobAuditLog, createAuditContainerClient } from '../../src/audit/
 import { actorFromPrincipal, auditEvent, decisionData, executedData, requestReceivedData } from '../../src/audit/events.js';
 import { newRequestId } from '../../src/broker/ids.js';
 import type { AuditEventInput, AuditLog, Principal } from '../../src/broker/ports.js';
-import { createInProcessBroker, createDevVerifier, type InProcessBroker } from '../lib/in-process.js';
+import { createInProcessBroker, createDevVerifier, postgresParts, type InProcessBroker } from '../lib/in-process.js';
 import { timeLoop, round, type LoopSummary } from '../lib/stats.js';
 import { cpuGroups, iterations, type BenchContext } from '../lib/context.js';
 import { cpuDelta, sampleCpu } from '../lib/cpu.js';
@@ -119,8 +119,8 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
   try {
     const principal = await b.principal('bench-stages', ['Query.Read']);
     const { policy } = ctx;
-    const connections = b.runtime.connections;
-    const catalog = connections.columnCatalog('sales');
+    const sales = postgresParts(b.runtime.connections, 'sales');
+    const catalog = sales.catalog.relations;
     const broker = b.runtime.broker;
     const maskingInput = broker.maskingInput(principal);
 
@@ -164,7 +164,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     }
     {
       const analysis = analyzeSql(AGENT_QUERY_MIX[4]!); // calls now(): volatile-function check
-      const fc = connections.functionCatalog('sales');
+      const fc = sales.catalog.functions;
       await fc.volatileAmong(analysis.functions);
       stages.push(figure('function volatility', 'catalog warm', await timeLoop(() => fc.volatileAmong(analysis.functions), { warmup: 50, iterations: iterations(ctx, 2000), runs })));
       // The DBA's code a read reaches (views, function bodies, domains, casts): what a plain read adds.
@@ -178,7 +178,7 @@ export async function measureStages(ctx: BenchContext): Promise<StagesResult> {
     // reset (DISCARD ALL) sent in the same socket write, and the reset as a round trip of its own
     {
       const resolved = resolveProfile(policy, principal, 'sales');
-      const handle = await connections.pool('sales', resolved.name, resolved.profile, 'read');
+      const handle = await sales.pool(resolved.name, resolved.profile, 'read');
       const client = await handle.pool.connect();
       try {
         const read = async (reset: boolean) => {
@@ -268,9 +268,10 @@ async function replayRead(ctx: BenchContext, b: InProcessBroker, principal: Prin
   const resolved = resolveProfile(policy, principal, 'sales');
   const analysis = analyzeSql(sql);
   const input = broker.maskingInput(principal);
-  const catalog = connections.columnCatalog('sales');
+  const sales = postgresParts(connections, 'sales');
+  const catalog = sales.catalog.relations;
   const plan = await planMasking(analysis, input, catalog);
-  const handle = await connections.pool('sales', resolved.name, resolved.profile, 'read');
+  const handle = await sales.pool(resolved.name, resolved.profile, 'read');
   const exec = () => executeStatement(handle, { sql, params: [], maxRows: resolved.profile.maxRows, maxRowBytes: resolved.profile.maxResultBytes, mode: 'read' });
   const sampleExec = await exec();
 

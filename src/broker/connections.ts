@@ -1,47 +1,34 @@
 import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import type { SecretProvider } from './ports.js';
-import { PoolRegistry, type ExecutionMode, type PoolHandle } from '../db/pools.js';
+import type { ExecutionMode } from '../db/pools.js';
 import { createConnectionCredentials, type ConnectionCredentials } from '../db/credentials.js';
-import type { ColumnCatalog, ConnectionCatalog, FunctionCatalog } from '../db/catalog/index.js';
-import { engineFor } from '../engine/index.js';
-import type { Queryable } from '../db/types.js';
-
-/** The catalog connection runs as the login role itself, read-only, with short timeouts. */
-const CATALOG_PROFILE: ProfileConfig = {
-  match: { roles: [], groups: [], oids: [] },
-  connections: [],
-  access: 'read',
-  maxRows: 100_000,
-  maxResultBytes: 64 * 1024 * 1024,
-  statementTimeoutMs: 5000,
-  lockTimeoutMs: 1000,
-  allowVolatile: [],
-};
-
-/** Catalog look-ups are few and short (answers are cached): a pool per role needs few connections. */
-const CATALOG_POOL_SIZE = 3;
+import { engineFor, type AnyEngine, type EngineCatalog, type EngineName, type EnginePools } from '../engine/index.js';
+import { BrokerError } from '../errors.js';
 
 function catalogKey(connection: string, dbRole: string | undefined): string {
   return dbRole === undefined ? connection : `${connection}\u0000${dbRole}`;
 }
 
 /**
- * Everything the broker holds per configured connection: credentials, warm pools per profile and
- * mode, and the cached catalogs the analyzer and the masker consult.
+ * Everything the broker holds per configured connection: its engine, credentials, warm pools per
+ * profile and mode, and the cached catalogs the analyzer and the masker consult. Handles and
+ * catalogs are the engine's own; only the engine looks inside them.
  */
 export class ConnectionRuntime {
-  readonly pools: PoolRegistry;
   private readonly credentials = new Map<string, ConnectionCredentials>();
-  private readonly catalogs = new Map<string, ConnectionCatalog>();
+  private readonly catalogs = new Map<string, EngineCatalog>();
+  private readonly pools = new Map<EngineName, EnginePools<unknown>>();
 
   constructor(
     private readonly policy: PolicyConfig,
     private readonly deps: { secrets: SecretProvider; entraToken?: () => Promise<string> },
-  ) {
-    this.pools = new PoolRegistry(
-      (name) => this.credentialsOf(name),
-      (name) => this.policy.connections[name]?.poolSize ?? 10,
-    );
+  ) {}
+
+  /** The engine of a configured connection. */
+  engine(connection: string): AnyEngine {
+    const config = this.policy.connections[connection];
+    if (!config) throw new BrokerError('internal_error', `No connection "${connection}" is configured.`);
+    return engineFor(config.engine);
   }
 
   credentialsOf(name: string): ConnectionCredentials {
@@ -55,49 +42,39 @@ export class ConnectionRuntime {
     return c;
   }
 
-  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle> {
-    return this.pools.get(connection, profileName, profile, mode);
+  /** The pools of the connection's engine (one registry per engine). */
+  private poolsOf(connection: string): { engine: AnyEngine; pools: EnginePools<unknown> } {
+    const engine = this.engine(connection);
+    let pools = this.pools.get(engine.name);
+    if (!pools) {
+      pools = engine.createPools(
+        (name) => this.credentialsOf(name),
+        (name) => this.policy.connections[name]?.poolSize ?? 10,
+        (name) => this.policy.connections[name],
+      );
+      this.pools.set(engine.name, pools);
+    }
+    return { engine, pools };
   }
 
-  /**
-   * Runs catalog look-ups read-only on the connection's login role, or as `dbRole` when given: a
-   * name resolves on the search_path of the role that runs the statement ("$user" is that role).
-   */
-  catalogQueryable(connection: string, dbRole?: string): Queryable {
-    const profile: ProfileConfig = dbRole === undefined ? CATALOG_PROFILE : { ...CATALOG_PROFILE, dbRole };
-    const poolName = dbRole === undefined ? '$catalog' : `$catalog:${dbRole}`;
-    return {
-      query: async <R extends Record<string, unknown>>(text: string, values?: unknown[]) => {
-        const handle = await this.pools.get(connection, poolName, profile, 'read', CATALOG_POOL_SIZE);
-        const r = await handle.pool.query<R>(text, values);
-        return { rows: r.rows };
-      },
-    };
+  /** A warm pool of the connection for a profile and mode, as the engine's own handle. */
+  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<unknown> {
+    return this.poolsOf(connection).pools.get(connection, profileName, profile, mode);
   }
 
   /**
    * The catalog of a connection as seen by one database role (the profile's `dbRole`, or the login
-   * role): functions, relations, columns, views, keys and the schema listing, one cache (db/catalog).
+   * role): functions, relations, columns, views, keys and the schema listing, one cache.
    */
-  catalog(connection: string, dbRole?: string): ConnectionCatalog {
+  catalog(connection: string, dbRole?: string): EngineCatalog {
     const key = catalogKey(connection, dbRole);
     let c = this.catalogs.get(key);
     if (!c) {
-      const engine = engineFor(this.policy.connections[connection]?.engine ?? 'postgres');
-      c = engine.createCatalog({ asRole: this.catalogQueryable(connection, dbRole), asLogin: this.catalogQueryable(connection), role: dbRole ?? null });
+      const { engine, pools } = this.poolsOf(connection);
+      c = engine.createCatalog(pools, connection, dbRole ?? null);
       this.catalogs.set(key, c);
     }
     return c;
-  }
-
-  /** Function facts, with unqualified names resolved as `dbRole` (the profile's role) would resolve them. */
-  functionCatalog(connection: string, dbRole?: string): FunctionCatalog {
-    return this.catalog(connection, dbRole).functions;
-  }
-
-  /** Relations and columns, with table names resolved as `dbRole` (the profile's role) would resolve them. */
-  columnCatalog(connection: string, dbRole?: string): ColumnCatalog {
-    return this.catalog(connection, dbRole).relations;
   }
 
   /** Forget what is cached about a connection, for every role (after DDL). */
@@ -111,6 +88,8 @@ export class ConnectionRuntime {
   }
 
   async close(): Promise<void> {
-    await this.pools.closeAll();
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(all.map((p) => p.closeAll()));
   }
 }

@@ -10,21 +10,15 @@ import type { PolicyConfig, ProfileConfig } from '../policy/schema.js';
 import { resolveProfile, profilesFor, isExemptFromMasking, type ResolvedProfile } from '../policy/profiles.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { checkReason } from '../policy/require-reason.js';
-import { analyzeSql } from '../sql/analyze.js';
-import { estimateAffectedRows } from '../sql/estimate.js';
-import type { Analysis, QualifiedName } from '../sql/types.js';
-import type { FunctionCatalog } from '../db/catalog/functions.js';
-import { addName } from '../sql/names.js';
-import { planMasking, prepareOrigins, applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
-import { checkParamCount, checkSqlText } from '../sql/placeholders.js';
-import { unknownFunctions } from '../sql/function-names.js';
+import type { QualifiedName } from '../sql/types.js';
+import { applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
+import { checkSqlText } from '../sql/placeholders.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
-import { databaseErrorInfo } from '../db/errors.js';
-import type { PoolHandle } from '../db/pools.js';
-import { executeStatement, capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
+import { isPoolHandle, type PoolHandle } from '../db/pools.js';
+import { capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import { identityOf } from '../db/identity.js';
-import { runsOnlyOutsideTransaction } from '../sql/outside-transaction.js';
+import type { AnyEngine, EngineAnalysis } from '../engine/types.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
@@ -54,11 +48,11 @@ function databaseRefusal(raw: DatabaseErrorInfo, plan: MaskPlan | undefined, sql
 }
 
 /** A failure while gathering facts for the decision, as the error the agent sees. */
-function asFactError(e: unknown, plan?: MaskPlan, sql?: string): BrokerError {
+function asFactError(engine: AnyEngine, e: unknown, plan?: MaskPlan, sql?: string): BrokerError {
   if (isBrokerError(e)) return e;
-  const info = databaseErrorInfo(e);
+  const info = engine.databaseError(e);
   // The database refused to plan it (e.g. EXPLAIN of an unknown table): the same answer as at execution.
-  if (info && !/^(08|53|57P0|28|3D)/.test(info.sqlstate ?? '')) return databaseRefusal(info, plan, sql, e);
+  if (info && !engine.isUnavailable(info)) return databaseRefusal(info, plan, sql, e);
   return new BrokerError('dependency_unavailable', 'The database cannot be reached to check this statement; nothing was executed. Retry in a moment.', { cause: e });
 }
 
@@ -108,17 +102,18 @@ export class Broker implements ApprovalExecutor {
       auditEvent('request.received', requestId, actor, requestReceivedData({ connection: req.connection, sql: req.sql, sqlHash, params: req.params, dryRun: req.dryRun, ...(req.reason === undefined ? {} : { reason: req.reason }), ...(req.maxRows === undefined ? {} : { maxRows: req.maxRows }) }));
 
     let resolved: ResolvedProfile | undefined;
-    let analysis: Analysis | undefined;
+    let analysis: EngineAnalysis | undefined;
     let decision: Decision;
     let plan: MaskPlan;
     let estimatedRows: number | undefined;
     try {
       checkSqlText(req.sql);
       resolved = this.resolveOrList(principal, req.connection);
-      analysis = analyzeSql(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
-      checkParamCount(req.sql, req.params);
+      const engine = this.deps.executor.engine(req.connection);
+      analysis = engine.analyze(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
+      engine.checkParams(req.sql, req.params);
       checkReason(resolved.profile, resolved.name, analysis.kind, req.reason);
-      ({ decision, plan, estimatedRows } = await this.decideWithFacts(req, resolved, analysis, principal));
+      ({ decision, plan, estimatedRows } = await this.decideWithFacts(engine, req, resolved, analysis, principal));
     } catch (e) {
       if (!isBrokerError(e)) throw e;
       // Refusals before a decision are recorded too: nothing leaves unrecorded.
@@ -129,7 +124,7 @@ export class Broker implements ApprovalExecutor {
     }
 
     // Assigned in the try above, which rethrows on any failure.
-    const a: Analysis = analysis!;
+    const a: EngineAnalysis = analysis!;
     const sqlHash = a.sqlHash;
     const received = receivedEvent(sqlHash);
     const profileName = resolved.name;
@@ -205,21 +200,23 @@ export class Broker implements ApprovalExecutor {
    * of a bulk write, planned by EXPLAIN in a read-only transaction. A masking refusal comes after the
    * guardrail reasons, so the agent learns the most fundamental problem first.
    */
-  private async decideWithFacts(req: QueryRequest, resolved: ResolvedProfile, analysis: Analysis, principal: Principal): Promise<{ decision: Decision; plan: MaskPlan; estimatedRows?: number }> {
+  private async decideWithFacts(engine: AnyEngine, req: QueryRequest, resolved: ResolvedProfile, analysis: EngineAnalysis, principal: Principal): Promise<{ decision: Decision; plan: MaskPlan; estimatedRows?: number }> {
     const { catalog, executor, policy } = this.deps;
+    const connectionCatalog = catalog.catalog(req.connection, resolved.profile.dbRole);
+    const allow = [...policy.functions.allowVolatile, ...resolved.profile.allowVolatile];
     const [planResult, volatileResult] = await Promise.allSettled([
-      planMasking(analysis, this.maskingInput(principal), catalog.columnCatalog(req.connection, resolved.profile.dbRole)),
-      volatileCalls(catalog.functionCatalog(req.connection, resolved.profile.dbRole), analysis),
+      engine.planMasking(analysis, this.maskingInput(principal), connectionCatalog),
+      engine.disallowedCalls(connectionCatalog, analysis, allow),
     ]);
-    if (volatileResult.status === 'rejected') throw asFactError(volatileResult.reason, undefined, req.sql);
+    if (volatileResult.status === 'rejected') throw asFactError(engine, volatileResult.reason, undefined, req.sql);
     const input = { analysis, profile: resolved.profile, policy, volatileFunctions: volatileResult.value };
     let decision = decide(input);
     // Refused only as volatile: if a function does not exist at all, say that instead.
     if (decision.outcome === 'deny' && decision.reasons.every((r) => r.code === 'volatile_function')) {
-      await this.refuseUnknownFunctions(req, resolved, volatileResult.value);
+      await this.refuseUnknownFunctions(engine, req, resolved, volatileResult.value);
     }
     if (planResult.status === 'rejected') {
-      const maskingError = asFactError(planResult.reason, undefined, req.sql);
+      const maskingError = asFactError(engine, planResult.reason, undefined, req.sql);
       if (decision.outcome === 'deny') {
         throw new BrokerError('policy_denied', decision.reasons[0]?.message ?? 'The policy refuses this statement.', { reasons: [...decision.reasons, ...maskingError.reasons] });
       }
@@ -232,9 +229,9 @@ export class Broker implements ApprovalExecutor {
     let estimatedRows: number;
     try {
       const handle = await executor.pool(req.connection, resolved.name, resolved.profile, 'read');
-      estimatedRows = await estimateAffectedRows(handle.pool, analysis, req.sql, req.params);
+      estimatedRows = await engine.estimateAffectedRows(handle, analysis, req.sql, req.params);
     } catch (e) {
-      throw asFactError(e, plan, req.sql);
+      throw asFactError(engine, e, plan, req.sql);
     }
     // Without WHERE the statement already needs a human; the estimate (the table's rows) is for them.
     if (analysis.hasWhere !== false) decision = decide({ ...input, estimatedRows });
@@ -255,16 +252,22 @@ export class Broker implements ApprovalExecutor {
     }
   }
 
-  async planMasking(analysis: Analysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan> {
+  async planMasking(analysis: EngineAnalysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan> {
     const input = this.maskingInput(viewer);
     if (options?.asExempt === false) input.exempt = false;
-    return await planMasking(analysis, input, this.deps.catalog.columnCatalog(target.connection, target.dbRole));
+    return await this.deps.executor.engine(target.connection).planMasking(analysis, input, this.deps.catalog.catalog(target.connection, target.dbRole));
+  }
+
+  engine(connection: string): AnyEngine {
+    return this.deps.executor.engine(connection);
   }
 
   async readPool(connection: string, profileName: string): Promise<PoolHandle> {
     const profile = this.deps.policy.profiles[profileName];
     if (!profile) throw new BrokerError('policy_denied', `The policy no longer has profile "${profileName}".`);
-    return await this.deps.executor.pool(connection, profileName, profile, 'read');
+    const handle = await this.deps.executor.pool(connection, profileName, profile, 'read');
+    if (!isPoolHandle(handle)) throw new BrokerError('internal_error', `Connection "${connection}" is not a PostgreSQL connection; its impact cannot be previewed.`);
+    return handle;
   }
 
   async executeApproved(x: ApprovedExecution): Promise<ExecutionResult> {
@@ -285,7 +288,7 @@ export class Broker implements ApprovalExecutor {
     connection: string;
     profileName: string;
     profile: ProfileConfig;
-    analysis: Analysis;
+    analysis: EngineAnalysis;
     plan: MaskPlan;
     sql: string;
     params: unknown[];
@@ -295,8 +298,8 @@ export class Broker implements ApprovalExecutor {
     signal: AbortSignal | undefined;
     /** writes: roll back and throw AffectedRowsOverLimit when more rows than this change */
     maxAffectedRows?: number;
-    /** run on a pool other than the profile's own (approved work under a JIT role) */
-    handle?: PoolHandle;
+    /** run on a pool other than the profile's own (approved work under a JIT role): the engine's own handle */
+    handle?: unknown;
     /** approved work: the approver's object id, visible to the database as qb.approved_by */
     approvedBy?: string;
   }): Promise<ExecutionResult> {
@@ -304,12 +307,13 @@ export class Broker implements ApprovalExecutor {
     const mode = analysis.kind === 'read' ? 'read' : 'write';
     const started = performance.now();
     const maxRows = Math.min(x.maxRows ?? x.profile.maxRows, x.profile.maxRows);
+    const engine = this.deps.executor.engine(x.connection);
     // The requester's identity for the database's own policies and logs (db/identity.ts).
-    const identity = runsOnlyOutsideTransaction(analysis.stmt.stmt) ? undefined : identityOf(actor, requestId, sessionId, x.approvedBy);
+    const identity = identityOf(actor, requestId, sessionId, x.approvedBy);
     const run = async () => {
       const handle = x.handle ?? (await this.deps.executor.pool(x.connection, x.profileName, x.profile, mode));
       // The result's byte cap is applied below, to what the agent receives: masked cells at their masked size.
-      return await executeStatement(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, ...(identity ? { identity } : {}), ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) });
+      return await engine.execute(handle, { sql: x.sql, params: x.params, maxRows, maxRowBytes: x.profile.maxResultBytes + ROW_FRAMING_ALLOWANCE, mode, identity, ...(x.signal ? { signal: x.signal } : {}), ...(x.maxAffectedRows === undefined ? {} : { maxAffectedRows: x.maxAffectedRows }) }, analysis);
     };
 
     // A read changes nothing, so its decision is stored together with its outcome in one append
@@ -331,7 +335,7 @@ export class Broker implements ApprovalExecutor {
       throw new RequestError(requestId, sessionId, error);
     }
 
-    await prepareOrigins(x.plan, execution.fields);
+    await engine.prepareOrigins(x.plan, execution.fields);
     const masked = applyMasking(x.plan, execution.fields, execution.rows);
     const byBytes = capBytes(masked.rows, x.profile.maxResultBytes);
     masked.rows = byBytes.rows;
@@ -354,11 +358,11 @@ export class Broker implements ApprovalExecutor {
   private failureToError(e: unknown, plan: MaskPlan | undefined, sql: string, timeoutMs: number): BrokerError {
     if (isBrokerError(e)) return e;
     if (e instanceof DatabaseFailure) {
-      const sqlstate = e.info.sqlstate;
-      if (sqlstate === '57014') {
+      const { sqlstate, kind } = e.info;
+      if (kind === 'timeout' || sqlstate === '57014') {
         return new BrokerError('query_timeout', `The statement ran past this profile's time limit of ${timeoutMs} ms and was cancelled. Narrow it (WHERE on indexed columns, LIMIT) and retry.`, { details: { sqlstate, timeoutMs } });
       }
-      if (sqlstate === '25006') {
+      if (kind === 'read_only' || sqlstate === '25006') {
         return new BrokerError('policy_denied', 'The database refused a write in a read-only transaction.', { reasons: [{ code: 'read_only_transaction', message: 'Reads run read-only. Use a write profile for changes.' }], details: { sqlstate } });
       }
       return databaseRefusal(e.info, plan, sql, e);
@@ -383,13 +387,13 @@ export class Broker implements ApprovalExecutor {
    * A call of a function no schema defines is not a volatility question: the statement cannot run.
    * Refused as `query_failed` (undefined function) with close names from the catalog.
    */
-  private async refuseUnknownFunctions(req: QueryRequest, resolved: ResolvedProfile, candidates: QualifiedName[]): Promise<void> {
+  private async refuseUnknownFunctions(engine: AnyEngine, req: QueryRequest, resolved: ResolvedProfile, candidates: QualifiedName[]): Promise<void> {
     let unknown;
     try {
       const handle = await this.deps.executor.pool(req.connection, resolved.name, resolved.profile, 'read');
-      unknown = await unknownFunctions(handle.pool, candidates);
+      unknown = await engine.unknownFunctions(handle, candidates);
     } catch (e) {
-      throw asFactError(e, undefined, req.sql);
+      throw asFactError(engine, e, undefined, req.sql);
     }
     if (unknown.length === 0) return;
     const parts = unknown.map((u) => `${u.name}() does not exist${u.suggestions.length ? ` (did you mean ${u.suggestions.map((n) => `${n}()`).join(', ')}?)` : ''}`);
@@ -426,24 +430,3 @@ function pendingApproval(requestId: string, sessionId: string, principal: Princi
  * megabytes, not to cut at the exact cap.
  */
 const ROW_FRAMING_ALLOWANCE = 64 * 1024;
-
-/**
- * The volatile functions a statement may call: by name, behind the operators it uses, and (reads,
- * where volatility decides) in the DBA's code it reaches: views, SQL function bodies and defaults,
- * domain CHECKs, casts, row-level security policies (db/catalog/functions.ts, volatileInReach).
- */
-async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Promise<QualifiedName[]> {
-  const reach = analysis.kind === 'read' ? analysis.reach : undefined;
-  const reaches = reach !== undefined && reach.relations.length + reach.functions.length + reach.types.length > 0;
-  if (analysis.functions.length === 0 && analysis.operators.length === 0 && !reaches) return [];
-  const [named, behindOperators, inReach] = await Promise.all([
-    analysis.functions.length > 0 ? catalog.volatileAmong(analysis.functions) : Promise.resolve([]),
-    catalog.volatileBehindOperators(analysis.operators),
-    reaches ? catalog.volatileInReach(reach) : Promise.resolve([]),
-  ]);
-  if (behindOperators.length === 0 && inReach.length === 0) return named;
-  const out = [...named];
-  const seen = new Set(out.map((n) => `${n.schema ?? ''}\u0000${n.name}`));
-  for (const n of [...behindOperators, ...inReach]) addName(out, seen, n);
-  return out;
-}

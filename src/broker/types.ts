@@ -5,12 +5,10 @@
 import { BrokerError, type Reason } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { MaskPlan, ResultColumn } from '../masking/index.js';
-import type { Analysis } from '../sql/types.js';
 import type { AuditActor } from './ports.js';
 import type { ProfileConfig } from '../policy/schema.js';
 import type { ExecutionMode, PoolHandle } from '../db/pools.js';
-import type { ColumnCatalog } from '../db/catalog/relations.js';
-import type { FunctionCatalog } from '../db/catalog/functions.js';
+import type { AnyEngine, EngineAnalysis, EngineCatalog } from '../engine/types.js';
 
 export interface QueryRequest {
   connection: string;
@@ -94,11 +92,11 @@ export interface ApprovedExecution {
   profileName: string;
   sql: string;
   params: unknown[];
-  analysis: Analysis;
+  analysis: EngineAnalysis;
   /** the masking of the stored result (approval/execute-approved.ts chooses it) */
   plan: MaskPlan;
-  /** a pool other than the profile's own (a just-in-time role) */
-  handle?: PoolHandle;
+  /** a pool other than the profile's own (a just-in-time role), the connection engine's own handle */
+  handle?: unknown;
   /** the approver's object id, visible to the database as qb.approved_by */
   approvedBy?: string;
 }
@@ -106,22 +104,27 @@ export interface ApprovedExecution {
 /** The Executor port of the approval workflow: masking plans and execution of approved statements. */
 export interface ApprovalExecutor {
   /** The masking plan of `analysis` on the connection for `viewer`; `asExempt: false` plans as for a viewer who is not exempt. */
-  planMasking(analysis: Analysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan>;
+  planMasking(analysis: EngineAnalysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan>;
   /** Run an approved statement, mask and record its outcome (not its decision, already recorded). */
   executeApproved(x: ApprovedExecution): Promise<ExecutionResult>;
-  /** The profile's read-only pool on a connection (the approver's impact preview). */
+  /** The profile's read-only pool on a PostgreSQL connection (the approver's impact preview); refused for other engines. */
   readPool(connection: string, profileName: string): Promise<PoolHandle>;
+  /** The engine of a configured connection (the approval workflow analyses the held statement with it). */
+  engine(connection: string): AnyEngine;
 }
 
 /** Where statements run: a warm pool per connection, profile and mode (the profile's role and limits applied). */
 export interface Executor {
-  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<PoolHandle>;
+  /** the engine of a configured connection: it analyses, plans, runs and explains that connection's statements */
+  engine(connection: string): AnyEngine;
+  /** the engine's own handle of a warm pool */
+  pool(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode): Promise<unknown>;
 }
 
 /** What the database says about its objects, per connection and role (names resolve as that role resolves them). */
 export interface Catalog {
-  columnCatalog(connection: string, dbRole?: string): ColumnCatalog;
-  functionCatalog(connection: string, dbRole?: string): FunctionCatalog;
+  /** the engine's catalog of a connection as a role sees it */
+  catalog(connection: string, dbRole?: string): EngineCatalog;
   /** forget what is cached about a connection (after DDL the broker ran) */
   invalidateCatalogs(connection: string): void;
 }

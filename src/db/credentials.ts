@@ -53,7 +53,7 @@ export function createConnectionCredentials(conn: ConnectionConfig, deps: Connec
 
   if (envVariable !== undefined) {
     const envSecrets = createEnvSecretProvider(deps.env ?? process.env);
-    const readUrl = async (): Promise<URL> => parseSecretUrl(await envSecrets.getSecret(envVariable), envVariable);
+    const readUrl = async (): Promise<URL> => parseSecretUrl(await envSecrets.getSecret(envVariable), envVariable, conn.engine);
     return {
       async target() {
         const url = await readUrl();
@@ -108,16 +108,23 @@ function resolveTarget(conn: ConnectionConfig, envUrl: URL | undefined, configUr
   return { host, port, database, user, ssl };
 }
 
+/** The URL schemes of each engine's connection URLs. */
+const URL_SCHEMES: Record<ConnectionConfig['engine'], { protocols: string[]; example: string; label: string }> = {
+  postgres: { protocols: ['postgres:', 'postgresql:'], example: 'postgres://', label: 'PostgreSQL' },
+  mysql: { protocols: ['mysql:', 'mariadb:'], example: 'mysql://', label: 'MySQL' },
+};
+
 /** Parse a connection URL held in a secret; the error never repeats the URL (it holds a password). */
-function parseSecretUrl(value: string, variable: string): URL {
+function parseSecretUrl(value: string, variable: string, engine: ConnectionConfig['engine'] = 'postgres'): URL {
+  const scheme = URL_SCHEMES[engine];
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new BrokerError('internal_error', `The environment variable ${variable} does not hold a valid PostgreSQL URL.`);
+    throw new BrokerError('internal_error', `The environment variable ${variable} does not hold a valid ${scheme.label} URL.`);
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new BrokerError('internal_error', `The environment variable ${variable} must hold a postgres:// URL.`);
+  if (!scheme.protocols.includes(url.protocol)) {
+    throw new BrokerError('internal_error', `The environment variable ${variable} must hold a ${scheme.example} URL.`);
   }
   return url;
 }

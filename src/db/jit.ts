@@ -249,7 +249,11 @@ export interface ServerSweepReport {
   error?: string;
 }
 
-/** Sweep every connection that has `admin` credentials, each over its own short admin connection. */
+/**
+ * Sweep every connection that has `admin` credentials, each over its own short admin connection.
+ * A MySQL connection's JIT users are swept by engine/mysql/jit.ts, on the server's clock and with
+ * its own lifetime bound (`now` and `maxAgeMs` are PostgreSQL's).
+ */
 export async function sweepJitRolesOnConnections(
   connections: Record<string, ConnectionConfig>,
   deps: Omit<ConnectionCredentialsDeps, 'name'>,
@@ -258,6 +262,13 @@ export async function sweepJitRolesOnConnections(
 ): Promise<ServerSweepReport[]> {
   const reports: ServerSweepReport[] = [];
   for (const [name, conn] of Object.entries(connections)) {
+    if (conn.engine === 'mysql') {
+      // Loaded on use: the MySQL module imports this one.
+      const { sweepMysqlJitUsersOn } = await import('../engine/mysql/jit.js');
+      const report = await sweepMysqlJitUsersOn(name, conn, deps);
+      if (report) reports.push(report);
+      continue;
+    }
     let client: pg.Client | undefined;
     try {
       const adminConn = jitAdminConnection(conn);

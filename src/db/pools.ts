@@ -11,6 +11,11 @@ export interface PoolHandle {
   credentials: ConnectionCredentials;
 }
 
+/** Whether an engine's opaque handle is a PostgreSQL pool's. */
+export function isPoolHandle(handle: unknown): handle is PoolHandle {
+  return typeof handle === 'object' && handle !== null && (handle as { pool?: unknown }).pool instanceof pg.Pool;
+}
+
 /**
  * Session settings fixed when a connection opens, so no statement of the agent can relax them:
  * the profile's role, read-only transactions for reads, timeouts, and a dead-client check that

@@ -41,4 +41,6 @@ export interface DatabaseErrorInfo {
   message: string;
   detail?: string;
   hint?: string;
+  /** what the pipeline answers differently: the statement ran past its time limit, or wrote in a read-only transaction */
+  kind?: 'timeout' | 'read_only';
 }

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { SecretProvider } from '../broker/ports.js';
-import type { PolicyConfig } from '../policy/schema.js';
-import { connectWithCredentials, createConnectionCredentials, type EntraTokenFunction } from '../db/credentials.js';
+import type { ConnectionConfig, PolicyConfig } from '../policy/schema.js';
+import { connectWithCredentials, createConnectionCredentials, type ConnectionCredentialsDeps, type EntraTokenFunction } from '../db/credentials.js';
+import { openMysqlSession, type MysqlSession } from '../engine/mysql/session.js';
 
 export type DoctorStatus = 'ok' | 'fail' | 'skipped';
 
@@ -137,7 +138,12 @@ async function connections(deps: DoctorDeps): Promise<DoctorLine[]> {
   if (names.length === 0) return [{ check: 'connections', status: 'fail', detail: 'the policy has no connection', fix: 'Add a connection and profiles to qb.yaml (README: "Configuration: the policy file"), then azd deploy.' }];
   for (const name of names) {
     const conn = deps.policy.connections[name]!;
-    const creds = createConnectionCredentials(conn, { secrets: deps.secrets, name, ...(deps.env ? { env: deps.env } : {}), ...(deps.entraToken ? { entraToken: deps.entraToken } : {}) });
+    const credentialDeps = { secrets: deps.secrets, name, ...(deps.env ? { env: deps.env } : {}), ...(deps.entraToken ? { entraToken: deps.entraToken } : {}) };
+    if (conn.engine === 'mysql') {
+      out.push(...(await mysqlConnection(deps, name, conn, credentialDeps)));
+      continue;
+    }
+    const creds = createConnectionCredentials(conn, credentialDeps);
     let client;
     try {
       client = await connectWithCredentials(creds, { applicationName: 'qb-doctor', connectionTimeoutMillis: 10_000 });
@@ -163,6 +169,39 @@ async function connections(deps: DoctorDeps): Promise<DoctorLine[]> {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+  return out;
+}
+
+/** A MySQL / MariaDB connection: log in with its credentials, then `SET ROLE` each profile's dbRole. */
+async function mysqlConnection(deps: DoctorDeps, name: string, conn: ConnectionConfig, credentialDeps: ConnectionCredentialsDeps): Promise<DoctorLine[]> {
+  const out: DoctorLine[] = [];
+  let session: MysqlSession;
+  let who: string;
+  try {
+    session = await openMysqlSession(conn, credentialDeps, `the login user of the connection "${name}"`);
+  } catch (e) {
+    return [{ check: `connection.${name}`, status: 'fail', detail: message(e), fix: "Check host, firewall / private networking, and the login user's password (Key Vault secret) or Entra user." }];
+  }
+  try {
+    who = String((await session.query('SELECT CURRENT_USER() AS u'))[0]?.u ?? '?');
+    out.push({ check: `connection.${name}`, status: 'ok', detail: `reachable as ${who}` });
+    // CURRENT_USER() is user@host; the GRANT names the account with each part quoted.
+    const at = who.lastIndexOf('@');
+    const account = at < 0 ? `'${who}'` : `'${who.slice(0, at)}'@'${who.slice(at + 1)}'`;
+    for (const [profileName, profile] of Object.entries(deps.policy.profiles)) {
+      if (!profile.connections.includes(name) || !profile.dbRole) continue;
+      try {
+        await session.query(`SET ROLE \`${profile.dbRole.replaceAll('`', '``')}\``);
+        out.push({ check: `connection.${name}.${profileName}`, status: 'ok', detail: `SET ROLE ${profile.dbRole} works` });
+      } catch (e) {
+        out.push({ check: `connection.${name}.${profileName}`, status: 'fail', detail: message(e), fix: `GRANT ${profile.dbRole} TO ${account}; (README: "MySQL and MariaDB")` });
+      }
+    }
+  } catch (e) {
+    out.push({ check: `connection.${name}`, status: 'fail', detail: message(e), fix: "Check the login user's privileges on the server." });
+  } finally {
+    await session.close().catch(() => undefined);
   }
   return out;
 }

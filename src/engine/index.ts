@@ -1,16 +1,12 @@
 /** The engine of a configured connection (`connections.<name>.engine` in the policy). */
-import type { Engine, EngineName } from './types.js';
-import type { Analysis } from '../sql/types.js';
-import type { PoolHandle } from '../db/pools.js';
+import type { AnyEngine, EngineName } from './types.js';
 import { postgresEngine } from './postgres.js';
-import { BrokerError } from '../errors.js';
+import { mysqlEngine } from './mysql/index.js';
 
-export type { Engine, EngineName, EngineAnalysis, EngineErrorInfo } from './types.js';
+export type { AnyEngine, Engine, EngineName, EngineAnalysis, EngineCatalog, EngineErrorInfo, EnginePools } from './types.js';
 
-const ENGINES: Readonly<Partial<Record<EngineName, Engine<Analysis, PoolHandle>>>> = { postgres: postgresEngine };
+const ENGINES: Readonly<Record<EngineName, AnyEngine>> = { postgres: postgresEngine, mysql: mysqlEngine };
 
-export function engineFor(name: EngineName): Engine<Analysis, PoolHandle> {
-  const engine = ENGINES[name];
-  if (!engine) throw new BrokerError('internal_error', `The ${name} engine is not available in this build; use a postgres connection.`);
-  return engine;
+export function engineFor(name: EngineName): AnyEngine {
+  return ENGINES[name];
 }

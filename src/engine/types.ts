@@ -14,8 +14,8 @@
  * - errors: a driver error as the SQLSTATE-style info the masking stage sanitizes, and whether it
  *   means "the database cannot be reached" (503) rather than "the database refused this" (400).
  *
- * Designed with MySQL in mind (mysql2 + node-sql-parser), not built for it yet. What differs there,
- * and where the interface leaves room for it:
+ * The pipeline (broker/pipeline.ts) asks the connection's engine for every one of these; it never
+ * imports a parser, a driver or a catalog itself. What differs on MySQL (src/engine/mysql/):
  * - placeholders are `?`, not `$n` (`checkParams`); identifiers are quoted with backquotes
  *   (`quoteIdent`); there is one statement per request on both.
  * - MySQL errors carry `errno` and a SQLSTATE (`sqlState`); `databaseError` maps both, the errno
@@ -28,9 +28,17 @@
  *   its contract (planned, never executed).
  */
 import type { Analysis, QualifiedName } from '../sql/types.js';
-import type { DatabaseErrorInfo, ExecutionResult, Queryable } from '../db/types.js';
-import type { ConnectionCatalog } from '../db/catalog/index.js';
+import type { DatabaseErrorInfo, ExecutionResult, ResultField } from '../db/types.js';
+import type { SchemaRelation } from '../db/catalog/schema.js';
 import type { StatementRequest } from '../db/execute.js';
+import type { ExecutionMode } from '../db/pools.js';
+import type { ConnectionCredentials } from '../db/credentials.js';
+import type { ConnectionConfig, ProfileConfig } from '../policy/schema.js';
+import type { MaskPlan, MaskingPolicyInput } from '../masking/index.js';
+import type { UnknownFunction } from '../sql/function-names.js';
+import type { SecretProvider } from '../broker/ports.js';
+import type { EntraTokenFunction } from '../db/credentials.js';
+import type { Logger } from '../log.js';
 
 export type EngineName = 'postgres' | 'mysql';
 
@@ -40,9 +48,43 @@ export type EngineAnalysis = Omit<Analysis, 'stmt' | 'root'> & { root: unknown }
 export interface EngineErrorInfo extends DatabaseErrorInfo {
   /** the engine's own error number when it has one besides the SQLSTATE (MySQL errno) */
   vendorCode?: string;
+  /**
+   * What the refusal means, when the engine's codes say it and the SQLSTATE alone does not
+   * (MySQL: 3024/1969 the statement time limit, 1792 a write in a read-only transaction).
+   */
+  kind?: 'timeout' | 'read_only';
 }
 
-export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown> {
+/** What every engine's catalog offers the engine-neutral parts (schema discovery, invalidation after DDL). */
+export interface EngineCatalog {
+  /** The schema listing (cached for the current generation; a failed read is not kept). */
+  schema(): Promise<readonly SchemaRelation[]>;
+  /** Forget every cached answer (after DDL). */
+  invalidate(): void;
+  /** Changes whenever answers may change. */
+  readonly generation: number;
+}
+
+/** What an engine needs to run one approved statement under a just-in-time login. */
+export interface ApprovedHandleOptions {
+  connectionName: string;
+  connection: ConnectionConfig;
+  profile: ProfileConfig;
+  mode: ExecutionMode;
+  requestId: string;
+  secrets: SecretProvider;
+  entraToken?: EntraTokenFunction;
+  log: Logger;
+}
+
+/** Warm pools of one engine: one per connection, profile and mode, created on first use. */
+export interface EnginePools<Handle> {
+  /** `maxConnections` caps this pool below the connection's pool size (the catalog pools need few). */
+  get(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode, maxConnections?: number): Promise<Handle>;
+  closeAll(): Promise<void>;
+}
+
+export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, Cat extends EngineCatalog = EngineCatalog> {
   readonly name: EngineName;
 
   /** Load what analysis needs (a WASM parser) once, at start-up. */
@@ -54,17 +96,40 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown> {
   analyze(sql: string, options?: { maxLength?: number }): A;
   /** Refuse a parameter count that does not match the statement's placeholders (`invalid_request`). */
   checkParams(sql: string, params: readonly unknown[]): void;
-  /** The planner's estimate of the rows a write changes, without running it (read-only connection). */
-  estimateAffectedRows(db: Queryable, analysis: A, sql: string, params: unknown[]): Promise<number>;
+
+  /** The engine's pools, fed with each connection's credentials, pool size and configuration. */
+  createPools(credentialsFor: (connection: string) => ConnectionCredentials, poolSize: (connection: string) => number, config: (connection: string) => ConnectionConfig | undefined): EnginePools<Handle>;
+  /**
+   * The catalog of one connection as one role sees it (`role` null: the login role). Built once per
+   * connection and role by the connection runtime; look-ups run on `pools`.
+   */
+  createCatalog(pools: EnginePools<Handle>, connection: string, role: string | null): Cat;
 
   /**
-   * The catalog of one connection as one role sees it. `asRole` runs look-ups as the role (names
-   * resolve as its statements' do); `asLogin` reads the schema listing, privileges checked for `role`.
+   * The calls a statement may not make without being listed in `allow` (volatile functions on
+   * PostgreSQL, everything off the read allow-list on MySQL), reached by name, operators or the DBA's code.
    */
-  createCatalog(db: { asRole: Queryable; asLogin: Queryable; role: string | null }): ConnectionCatalog;
+  disallowedCalls(catalog: Cat, analysis: A, allow: readonly string[]): Promise<QualifiedName[]>;
+  /** Among `candidates`, the functions that do not exist at all (the statement cannot run). */
+  unknownFunctions(handle: Handle, candidates: readonly QualifiedName[]): Promise<UnknownFunction[]>;
+  /** The masking plan of a statement: the lineage of each output column (masking/). */
+  planMasking(analysis: A, input: MaskingPolicyInput, catalog: Cat): Promise<MaskPlan>;
+  /** After execution: the lineage of each result column's server origin, into `plan.origins`. */
+  prepareOrigins(plan: MaskPlan, fields: readonly ResultField[]): Promise<void>;
+  /** The masked columns of a listed relation, as a query would mask them (schema discovery's flags). */
+  maskedColumns(relation: SchemaRelation, input: MaskingPolicyInput, catalog: Cat): Promise<{ name: string; masked: false | string }[]>;
 
+  /** The planner's estimate of the rows a write changes, without running it (read-only connection). */
+  estimateAffectedRows(handle: Handle, analysis: A, sql: string, params: unknown[]): Promise<number>;
   /** Run one statement (caps, session reset, write guard); refusals as DatabaseFailure. */
-  execute(handle: Handle, request: StatementRequest): Promise<ExecutionResult>;
+  execute(handle: Handle, request: StatementRequest, analysis: A): Promise<ExecutionResult>;
+  /**
+   * For a connection with `admin` credentials: a handle logged in as a just-in-time login that holds
+   * exactly the profile's `dbRole`, created by the admin credential for this one approved statement
+   * and always dropped after `run` (PostgreSQL: db/jit.ts roles; MySQL: engine/mysql/jit.ts users).
+   * The admin credential itself never runs the statement.
+   */
+  withApprovedHandle<T>(options: ApprovedHandleOptions, run: (handle: Handle) => Promise<T>): Promise<T>;
 
   /** A driver error as the info the sanitizer reads; undefined when it is not the server's refusal. */
   databaseError(e: unknown): EngineErrorInfo | undefined;
@@ -76,3 +141,6 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown> {
   /** A (schema-)qualified name quoted for this engine's SQL. */
   quoteQualified(name: QualifiedName): string;
 }
+
+/** An engine as the engine-neutral parts hold it: analysis, handle and catalog opaque to them. */
+export type AnyEngine = Engine<EngineAnalysis, unknown, EngineCatalog>;

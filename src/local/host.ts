@@ -7,6 +7,7 @@ import { audiencesOf, primaryAudience } from '../identity/audience.js';
 import { createBrokerRuntime, type BrokerRuntime } from '../compose.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../audit/blob-log.js';
 import { createInProcessPublisher, type InProcessPublisher } from '../events/in-process.js';
+import { withEventPublishing } from '../audit/publishing-log.js';
 import { createEnvSecretProvider } from '../secrets/env.js';
 import { createJsonLogger, type Logger } from '../log.js';
 import type { AuditLog } from '../broker/ports.js';
@@ -63,7 +64,9 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     issuers: [devIssuer.issuer],
     keys: createRemoteJWKSet(new URL(`${base}/api/dev/jwks`)),
   });
-  const audit: AuditLog = o.audit ?? blobAudit(o.blobConnectionString, o.auditContainer ?? 'audit');
+  const events = createInProcessPublisher({ logger: log });
+  // One log for the pipeline and the approval workflow, so approval events are published too.
+  const audit: AuditLog = withEventPublishing(o.audit ?? blobAudit(o.blobConnectionString, o.auditContainer ?? 'audit'), events, { logger: log });
   const secrets = createEnvSecretProvider();
   // The approval runner executes through the pipeline, which is built next (it takes the starter).
   const approvals = createLocalApprovals({
@@ -78,12 +81,10 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
     executor: () => runtime.broker,
     ...o.approvals,
   });
-  const events = createInProcessPublisher();
   const runtime = await createBrokerRuntime({
     policy: o.policy,
     verifier,
     audit,
-    events,
     secrets,
     log,
     devIssuer,

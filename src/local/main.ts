@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type LocalPostgres } from './postgres.js';
 import { startAzurite, type LocalAzurite } from './azurite.js';
 import { seedDemoDatabase, demoPolicy, DEMO_CONNECTION_ENV, ensureDemoRoles } from './demo.js';
+import { seedMysqlDemo, addMysqlDemoConnection, DEMO_MYSQL_ENV, DEMO_MYSQL_CONNECTION, type MysqlDemo, type RawDemoPolicy } from './demo-mysql.js';
 import { startLocalBroker, type LocalBroker } from './host.js';
 import { loadPolicyFile, validatePolicy, PolicyFileError } from '../policy/load.js';
 import { readSetting } from '../settings.js';
@@ -34,12 +35,20 @@ async function main(): Promise<void> {
   const configPath = readSetting('QB_CONFIG') ?? (existsSync('qb.yaml') ? 'qb.yaml' : undefined);
   let policy: PolicyConfig;
   let pgServer: LocalPostgres | undefined;
+  let mysqlDemo: MysqlDemo | undefined;
 
   const azuriteP: Promise<LocalAzurite> = startAzurite();
   if (configPath) {
     policy = loadPolicyFile(configPath);
   } else {
-    policy = validatePolicy(demoPolicy(), 'built-in demo policy');
+    const raw = demoPolicy() as RawDemoPolicy;
+    // A MySQL server of your own (QB_MYSQL_URL) joins the demo as connection "shop"; PostgreSQL stays first.
+    const mysqlUrl = process.env[DEMO_MYSQL_ENV];
+    if (mysqlUrl) {
+      mysqlDemo = await seedMysqlDemo(mysqlUrl);
+      addMysqlDemoConnection(raw, mysqlDemo.database);
+    }
+    policy = validatePolicy(raw, 'built-in demo policy');
     let serverUrl = process.env.DATABASE_URL;
     if (!serverUrl) {
       pgServer = await startEmbeddedPostgres();
@@ -76,6 +85,11 @@ async function main(): Promise<void> {
     `Query Broker is listening on ${url}  (ready in ${Math.round(performance.now() - started)} ms)`,
     configPath ? `Policy: ${configPath}` : 'Policy: built-in demo (connection "sales", embedded PostgreSQL with demo customers and orders)',
     ...(pgServer ? [`Demo database: embedded PostgreSQL on 127.0.0.1:${pgServer.port} (${pgServer.dataDir})`] : []),
+    ...(mysqlDemo
+      ? [
+          `MySQL demo: connection "${DEMO_MYSQL_CONNECTION}" (engine mysql) on ${mysqlDemo.host}:${mysqlDemo.port}/${mysqlDemo.database}, from ${DEMO_MYSQL_ENV} (${mysqlDemo.seeded ? 'demo customers and orders created' : 'existing customers and orders kept'})`,
+        ]
+      : []),
     `Audit log: Azurite blob container "audit" (${azurite.blobEndpoint})`,
     '',
     'Dev tokens (valid 1 hour; more with `npx qb token --role Query.Read --sub me`):',

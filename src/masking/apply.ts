@@ -14,14 +14,14 @@ import { chooseMasker, nullCellFor, REPLACEMENT_TEXT_TYPES } from './rules/index
 import { maskerFor, type CellMasker } from './maskers.js';
 import { traceRelation } from './plan.js';
 import type { ColumnKey, Lineage, ResultColumn, MaskedResult, MaskPlan } from './types.js';
-import type { RelationInfo } from '../db/catalog/relations.js';
+import type { ColumnCatalog, RelationInfo } from '../db/catalog/relations.js';
 
 const originKey = (f: ResultField) => `${f.tableID}:${f.columnID}`;
 
 /** Lineage of each column of a view, by attnum, traced through its definition. */
-async function viewColumns(info: RelationInfo, plan: MaskPlan): Promise<Map<number, Lineage>> {
+async function viewColumns(info: RelationInfo, plan: MaskPlan, catalog: ColumnCatalog): Promise<Map<number, Lineage>> {
   const out = new Map<number, Lineage>();
-  const outputs = await traceRelation(info, plan.catalog, plan.rules);
+  const outputs = await traceRelation(info, catalog, plan.rules);
   if (!outputs || outputs.length !== info.columns.length) return out;
   info.columns.forEach((c, i) => out.set(c.attnum, outputs[i]!.lineage));
   return out;
@@ -33,15 +33,17 @@ async function viewColumns(info: RelationInfo, plan: MaskPlan): Promise<Map<numb
  */
 export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultField[]): Promise<void> {
   if (plan.exempt) return;
-  const unknownTypes = fields.map((f) => f.dataTypeID).filter((t) => builtinTypeName(t) === 'unknown' && !plan.typeNames.has(t));
-  if (unknownTypes.length > 0) {
-    for (const [oid, name] of await plan.catalog.typeNames(unknownTypes)) plan.typeNames.set(oid, name);
+  if (plan.resolveOrigins) return plan.resolveOrigins(plan, fields);
+  const catalog = plan.catalog;
+  const unknownTypes = fields.filter((f) => f.typeName === undefined).map((f) => f.dataTypeID).filter((t) => builtinTypeName(t) === 'unknown' && !plan.typeNames.has(t));
+  if (catalog && unknownTypes.length > 0) {
+    for (const [oid, name] of await catalog.typeNames(unknownTypes)) plan.typeNames.set(oid, name);
   }
   // Without rules, origins decide nothing (detectors look at content only).
   if (plan.rules.size === 0) return;
   const wanted = fields.filter((f) => f.tableID !== 0 && !plan.origins.has(originKey(f)));
   if (wanted.length === 0) return;
-  const relations = await plan.catalog.relationsByOid(wanted.map((f) => f.tableID));
+  const relations = catalog ? await catalog.relationsByOid(wanted.map((f) => f.tableID)) : new Map<number, RelationInfo>();
   const viewCache = new Map<number, Map<number, Lineage>>();
   for (const f of wanted) {
     const info = relations.get(f.tableID);
@@ -51,7 +53,7 @@ export async function prepareOrigins(plan: MaskPlan, fields: readonly ResultFiel
       if (info.kind === 'v' || info.kind === 'm') {
         let cols = viewCache.get(info.oid);
         if (!cols) {
-          cols = await viewColumns(info, plan);
+          cols = await viewColumns(info, plan, catalog!);
           viewCache.set(info.oid, cols);
         }
         const traced = cols.get(col.attnum);

@@ -32,6 +32,8 @@
  * - Unknown lineage (user functions, unresolvable names, statements like EXECUTE, positions that
  *   cannot be known) gets every column in reach plus every masked column of the policy: fail closed.
  * - An exempt principal gets a pass-through plan: no catalog look-up, no masking, no detectors.
+ * - MySQL plans (src/engine/mysql/masking.ts) are the same MaskPlan; their server origins are names
+ *   (db, orgTable, orgName), resolved by the plan's own `resolveOrigins`, which `prepareOrigins` calls.
  */
 export { createColumnCatalog, type ColumnCatalog, type RelationInfo, type RelationColumn, type FunctionFacts } from '../db/catalog/relations.js';
 export { planMasking } from './plan.js';

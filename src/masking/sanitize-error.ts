@@ -47,6 +47,12 @@ const CONDITION_WORDS: Readonly<Record<string, string>> = {
   '40001': 'serialization failure; retrying may succeed',
   '40P01': 'deadlock detected; retrying may succeed',
   '57014': 'query cancelled, e.g. by the statement timeout',
+  // MySQL / MariaDB conditions (their SQLSTATEs where PostgreSQL has none)
+  '42S01': 'table exists: a table or view of that name already exists',
+  '42S02': 'undefined table: a table or view it names does not exist',
+  '42S22': 'undefined column: a column it names does not exist',
+  '3D000': 'no database selected: qualify the table with its database',
+  '70100': 'query interrupted, e.g. by the statement time limit',
 };
 
 const CLASS_WORDS: Readonly<Record<string, string>> = {
@@ -62,6 +68,11 @@ const CLASS_WORDS: Readonly<Record<string, string>> = {
   '54': 'program limit exceeded (too complex, too many columns or arguments)',
   '55': 'object not in prerequisite state (in use, locked)',
   '57': 'operator intervention (cancelled or shutting down)',
+  '08': 'connection exception',
+  '3D': 'invalid catalog name: a database it names does not exist, or none is selected',
+  '70': 'query interrupted, e.g. by the statement time limit',
+  // MySQL's HY000 is its catch-all (lock wait timeouts, statement time limits, conversion failures…)
+  HY: 'a general error the server gives no finer class for (MySQL HY000)',
 };
 
 /** What a SQLSTATE means, in words that carry nothing from the data. */
@@ -79,6 +90,9 @@ const NAME_MESSAGES: readonly RegExp[] = [
   /^schema "([^"]{1,128})" does not exist$/,
   /^type "([^"]{1,128})" does not exist$/,
   /^function ([A-Za-z_][A-Za-z0-9_$.]{0,127})\([a-z0-9 ,_"[\]]{0,200}\) does not exist$/,
+  // MySQL / MariaDB
+  /^Table '([^'.]{1,64})\.([^'.]{1,64})' doesn't exist$/,
+  /^Unknown column '([^'.]{1,64})(?:\.([^'.]{1,64}))?' in '(?:field list|where clause|order clause|group statement|having clause|on clause)'$/,
 ];
 
 /** Hints that name catalog objects or are fixed text. */
@@ -94,7 +108,7 @@ function occursInSql(name: string, sql: string): boolean {
 
 /** A "does not exist" message that quotes only names the agent itself wrote, else undefined. */
 function echoOfAgentNames(err: DatabaseErrorInfo, sql: string | undefined): DatabaseErrorInfo | undefined {
-  if (sql === undefined || !err.sqlstate || !/^(42P01|42703|42883|42704|3F000)$/.test(err.sqlstate)) return undefined;
+  if (sql === undefined || !err.sqlstate || !/^(42P01|42703|42883|42704|3F000|42S02|42S22)$/.test(err.sqlstate)) return undefined;
   for (const pattern of NAME_MESSAGES) {
     const m = pattern.exec(err.message);
     if (!m) continue;

@@ -1,5 +1,5 @@
 import type { DetectorName, MaskerName } from '../policy/schema.js';
-import type { Cell } from '../db/types.js';
+import type { Cell, ResultField } from '../db/types.js';
 import type { ColumnCatalog, ColumnKey } from '../db/catalog/relations.js';
 
 /** A column as the catalog names it: `schema.table.column`, exact (case-sensitive) catalog names. */
@@ -54,7 +54,14 @@ export interface MaskPlan {
   readonly reach: Lineage;
   /** a masked column is within reach: errors are sanitized strictly */
   readonly maskedInReach: boolean;
-  readonly catalog: ColumnCatalog;
+  /** PostgreSQL: the column catalog that resolves server origins (table OID, attnum) and type names */
+  readonly catalog?: ColumnCatalog;
+  /**
+   * Engines whose result metadata names the origin (MySQL: db, orgTable, orgName) resolve origins
+   * themselves: `prepareOrigins` calls this instead of reading `catalog`. Without either, every
+   * server origin gets the fail-closed lineage.
+   */
+  readonly resolveOrigins?: (plan: MaskPlan, fields: readonly ResultField[]) => Promise<void>;
   /** filled by `prepareOrigins`: `${tableID}:${columnID}` → lineage of that server origin */
   readonly origins: Map<string, Lineage>;
   /** filled by `prepareOrigins`: type OID → type name, for types that are not builtin */

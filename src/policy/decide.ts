@@ -20,7 +20,8 @@
  * `approval` block: no one could approve it.
  */
 import type { Reason } from '../errors.js';
-import type { Analysis, QualifiedName } from '../sql/types.js';
+import type { QualifiedName } from '../sql/types.js';
+import type { EngineAnalysis as Analysis } from '../engine/types.js';
 import type { PolicyConfig, ProfileConfig } from './schema.js';
 import type { RiskCode } from '../sql/risks.js';
 
@@ -31,8 +32,11 @@ export interface Decision {
   reasons: Reason[];
 }
 
+/** What decide() reads of an analysis: every engine's analysis has it (the parse tree is not read). */
+export type DecidableAnalysis = Omit<Analysis, 'stmt' | 'root'>;
+
 export interface DecideInput {
-  analysis: Analysis;
+  analysis: DecidableAnalysis;
   profile: ProfileConfig;
   policy: PolicyConfig;
   /** the functions of `analysis.functions` the catalog found volatile (or could not find) */
@@ -196,11 +200,11 @@ export function decide(input: DecideInput): Decision {
   return { outcome: 'allow', reasons: [] };
 }
 
-function hasRisk(analysis: Analysis, code: RiskCode): boolean {
+function hasRisk(analysis: DecidableAnalysis, code: RiskCode): boolean {
   return analysis.risks.some((r) => r.code === code);
 }
 
-function readOnlyReason(analysis: Analysis): Reason {
+function readOnlyReason(analysis: DecidableAnalysis): Reason {
   const what = hasRisk(analysis, 'locking_clause')
     ? 'SELECT … FOR UPDATE/SHARE locks rows'
     : hasRisk(analysis, 'select_into')

@@ -108,6 +108,24 @@ describe('approval page in a browser', () => {
   });
 });
 
+describe('impact of a held TRUNCATE in a browser', () => {
+  it('shows the table\'s row estimate and total size', async () => {
+    await b.db.query('analyze orders');
+    const truth = (await b.db.query<{ rows: number; pretty: string }>("select reltuples::int as rows, pg_size_pretty(pg_total_relation_size('orders')) as pretty from pg_class where oid = 'orders'::regclass")).rows[0]!;
+    const r = await b.query({ connection: 'sales', sql: 'truncate orders', reason: 'browser test' }, [...WRITER.roles], WRITER.sub);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const context = await browser.newContext();
+    try {
+      const page = await signInAndOpen(context, r.body.requestId, 'browser-truncate-reviewer');
+      const impact = await page.textContent('#impact-objects');
+      expect(impact).toContain(`table public.orders, about ${truth.rows.toLocaleString('en-US')} rows (planner estimate, not a count), ${truth.pretty}`);
+      expect(await ordersCount()).toBeGreaterThan(0);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('forged decisions against a signed-in approver', () => {
   let evil: Server;
   let evilPort: number;

@@ -5,6 +5,7 @@ import { createBrokerRuntime, type BrokerRuntime } from '../../src/compose.js';
 import { createLocalApprovals, type LocalApprovals } from '../../src/approval/local.js';
 import { createBlobAuditLog, createAuditContainerClient } from '../../src/audit/blob-log.js';
 import { createInProcessPublisher } from '../../src/events/in-process.js';
+import { withEventPublishing } from '../../src/audit/publishing-log.js';
 import { createEnvSecretProvider } from '../../src/secrets/env.js';
 import { createDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
 import { createTokenVerifier } from '../../src/identity/verify.js';
@@ -42,7 +43,7 @@ export async function composeTestApp(options: { policyPatch?: (p: Record<string,
   const log = createJsonLogger((l) => logs.push(l));
   const blobConnectionString = inject('blobConnectionString');
   const suffix = randomBytes(6).toString('hex');
-  const audit = createBlobAuditLog({ containerClient: createAuditContainerClient({ connectionString: blobConnectionString, container: `audit-${suffix}` }) });
+  const audit = withEventPublishing(createBlobAuditLog({ containerClient: createAuditContainerClient({ connectionString: blobConnectionString, container: `audit-${suffix}` }) }), createInProcessPublisher(), { logger: log });
   const devIssuer = await createDevIssuer({ issuer: `${APP_BASE}/api/dev`, audience: primaryAudience(policy.audience) });
   const verifier = createTokenVerifier({ audience: audiencesOf(policy.audience), issuers: [devIssuer.issuer], keys: createLocalJWKSet(devIssuer.jwks()) });
   const secrets = createEnvSecretProvider();
@@ -61,7 +62,7 @@ export async function composeTestApp(options: { policyPatch?: (p: Record<string,
     notifier: { notify: async (n) => void notifications.push(n) },
     executor: () => runtime.broker,
   });
-  const runtime = await createBrokerRuntime({ policy, verifier, audit, events: createInProcessPublisher(), secrets, log, devIssuer, approvals });
+  const runtime = await createBrokerRuntime({ policy, verifier, audit, secrets, log, devIssuer, approvals });
   return {
     runtime,
     approvals,

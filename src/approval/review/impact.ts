@@ -1,6 +1,7 @@
 /**
- * What an approver sees before deciding an UPDATE or DELETE: the exact number of rows it would
- * touch now and the first 10 of them, masked as the approver's own reads would be. Computed
+ * What an approver sees before deciding. An UPDATE or DELETE: the exact number of rows it would
+ * touch now and the first 10 of them, masked as the approver's own reads would be (a TRUNCATE,
+ * DROP or ALTER TABLE: its objects' row estimates and sizes, object-impact.ts). Computed
  * read-only, never by running the write: a SELECT built from the statement's target and its
  * WHERE / USING / FROM clauses on the parsed tree and deparsed (pgsql-deparser), run on the
  * profile's read pool (its role, read-only transaction, statement timeout) with the requester's
@@ -19,11 +20,14 @@ import { identityOf } from '../../db/identity.js';
 import { toJsonRows } from '../../db/values.js';
 import { actorOfRequester } from '../workflow/audit-events.js';
 import type { ApprovalRequestRecord } from '../types.js';
+import type { Analysis } from '../../sql/types.js';
+import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectsPreview, type ReadContext } from './object-impact.js';
 
 export const PREVIEW_ROWS = 10;
 
 export type ImpactPreview =
   | { kind: 'rows'; computedAt: string; rowCount: number; columns: ColumnOut[]; rows: unknown[][] }
+  | ObjectsPreview
   | { kind: 'unavailable'; computedAt: string; message: string };
 
 type AnyNode = Record<string, unknown>;
@@ -65,7 +69,6 @@ export async function previewQueries(stmt: unknown): Promise<{ count: string; ro
   }
 }
 
-/** Compute the preview for this approver now; failures become an `unavailable` preview, never a guess. */
 /** What the preview needs: the policy and the pipeline's Executor port (masking plans, a read pool). */
 export interface ImpactDeps {
   executor: () => ApprovalExecutor | Promise<ApprovalExecutor>;
@@ -77,42 +80,80 @@ export function impactOf(deps: ImpactDeps): (record: ApprovalRequestRecord, appr
   return (record, approver) => computeImpact(deps, record, approver);
 }
 
+/** Compute the preview for this approver now; failures become an `unavailable` preview, never a guess. */
 export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRecord, approver: Principal): Promise<ImpactPreview | undefined> {
   const computedAt = new Date().toISOString();
   const unavailable = (message: string): ImpactPreview => ({ kind: 'unavailable', computedAt, message });
-  const policy = deps.policy;
-  const profile = policy.profiles[record.profile];
+  const profile = deps.policy.profiles[record.profile];
   if (!profile) return unavailable('The profile of this request no longer exists.');
-  let analysis;
+  // Both previews read PostgreSQL's own catalog and syntax.
+  if ((deps.policy.connections[record.connection]?.engine ?? 'postgres') !== 'postgres') return unavailable('The impact preview is computed for PostgreSQL connections only.');
+  let analysis: Analysis;
   try {
-    analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
+    analysis = analyzeSql(record.sql, { maxLength: deps.policy.limits.maxSqlLength });
   } catch {
     return unavailable('The statement could not be parsed for a preview.');
   }
-  if (analysis.command !== 'UpdateStmt' && analysis.command !== 'DeleteStmt') return undefined;
+  const objects = objectTargets(analysis);
+  const rows = analysis.command === 'UpdateStmt' || analysis.command === 'DeleteStmt';
+  // A CREATE has no existing object to measure; any other schema change without a preview says so.
+  if (!objects && analysis.kind === 'ddl' && !analysis.command.startsWith('Create')) {
+    return unavailable(`${statementLabel(analysis)} is not previewed; only TRUNCATE, and DROP or ALTER of a table, view, materialized view, index or sequence (and DROP SCHEMA) are.`);
+  }
+  if (!objects && !rows) return undefined;
+  try {
+    if (objects) return await computeObjectsImpact(await readContext(deps, record), objects);
+    return await rowsImpact(deps, record, approver, analysis, profile, unavailable);
+  } catch (e) {
+    return unavailable(whyNoPreview(e));
+  }
+}
+
+/** The profile's read pool (its role, read-only transaction, statement timeout) under the requester's identity. */
+async function readContext(deps: ImpactDeps, record: ApprovalRequestRecord): Promise<ReadContext> {
+  const executor = await deps.executor();
+  const handle = await executor.readPool(record.connection, record.profile);
+  return { handle, identity: identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId) };
+}
+
+function whyNoPreview(e: unknown): string {
+  if (isBrokerError(e) && e.code === 'policy_denied') return `The preview would reveal masked values (${e.reasons[0]?.code ?? e.code}); it is not shown.`;
+  if (isBrokerError(e) && e.code === 'dependency_unavailable') return 'The database cannot be reached for a preview right now.';
+  return 'The database could not compute the preview (it may have timed out); the statement itself is unchanged.';
+}
+
+/** UPDATE/DELETE: the exact count and the first rows, masked for this approver. */
+async function rowsImpact(
+  deps: ImpactDeps,
+  record: ApprovalRequestRecord,
+  approver: Principal,
+  analysis: Analysis,
+  profile: PolicyConfig['profiles'][string],
+  unavailable: (message: string) => ImpactPreview,
+): Promise<ImpactPreview> {
   const built = await previewQueries(analysis.stmt.stmt);
   if ('error' in built) return unavailable(built.error);
   const used = new Set([...built.rows.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
   if (record.params.some((_, i) => !used.has(i + 1)) || built.count.match(/\$(\d+)/g)?.some((p) => Number(p.slice(1)) > record.params.length)) {
     return unavailable('Some parameters of the statement are used only in its SET list; the preview cannot bind them.');
   }
-  try {
-    const rowsAnalysis = analyzeSql(built.rows, { maxLength: Number.MAX_SAFE_INTEGER });
-    const executor = await deps.executor();
-    const plan = await executor.planMasking(rowsAnalysis, approver, { connection: record.connection, dbRole: profile.dbRole });
-    const handle = await executor.readPool(record.connection, record.profile);
-    const identity = identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId);
-    const counted = await executeStatement(handle, { sql: built.count, params: record.params, maxRows: 1, mode: 'read', identity });
-    const sample = await executeStatement(handle, { sql: built.rows, params: record.params, maxRows: PREVIEW_ROWS, maxRowBytes: profile.maxResultBytes, mode: 'read', identity });
-    await prepareOrigins(plan, sample.fields);
-    const masked = applyMasking(plan, sample.fields, sample.rows);
-    const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
-    return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
-  } catch (e) {
-    if (isBrokerError(e) && e.code === 'policy_denied') return unavailable(`The preview would reveal masked values (${e.reasons[0]?.code ?? e.code}); it is not shown.`);
-    if (isBrokerError(e) && e.code === 'dependency_unavailable') return unavailable('The database cannot be reached for a preview right now.');
-    return unavailable('The database could not compute the preview (it may have timed out); the statement itself is unchanged.');
-  }
+  const rowsAnalysis = analyzeSql(built.rows, { maxLength: Number.MAX_SAFE_INTEGER });
+  const executor = await deps.executor();
+  const plan = await executor.planMasking(rowsAnalysis, approver, { connection: record.connection, dbRole: profile.dbRole });
+  const { handle, identity } = await readContext(deps, record);
+  const counted = await executeStatement(handle, { sql: built.count, params: record.params, maxRows: 1, mode: 'read', identity });
+  const sample = await executeStatement(handle, { sql: built.rows, params: record.params, maxRows: PREVIEW_ROWS, maxRowBytes: profile.maxResultBytes, mode: 'read', identity });
+  await prepareOrigins(plan, sample.fields);
+  const masked = applyMasking(plan, sample.fields, sample.rows);
+  const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
+  return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
+}
+
+/** `TRUNCATE public.orders: ~120,000 rows, 48 MB; 1 dependent object(s) would be emptied too (computed …)` */
+function objectsLine(p: ObjectsPreview): string {
+  const objects = p.objects.map((o) => `${o.name}: ${objectSummary(o)}`).join('; ');
+  const dependents = dependentsSummary(p);
+  return `${p.statement} ${objects}${dependents ? `; ${dependents}` : ''} (computed ${p.computedAt} UTC)`;
 }
 
 /** The card's one line: the count only (no row values leave for Teams), or why there is none. */
@@ -122,5 +163,6 @@ export async function impactLine(deps: ImpactDeps, record: ApprovalRequestRecord
   const p = await computeImpact(deps, record, nobody);
   if (!p) return undefined;
   if (p.kind === 'unavailable') return `no preview: ${p.message}`;
+  if (p.kind === 'objects') return objectsLine(p);
   return `would touch ${p.rowCount} row(s) (computed ${p.computedAt} UTC)`;
 }

@@ -4,6 +4,7 @@
  * value HTML-escaped, so the page's Content-Security-Policy can be strict.
  */
 import type { ImpactPreview } from './impact.js';
+import { dependentsSummary, MAX_DEPENDENTS, type ObjectImpact, type ObjectsPreview } from './object-impact.js';
 import { createHash } from 'node:crypto';
 import type { RequestView } from './view.js';
 
@@ -65,13 +66,36 @@ export interface ReviewPageInput {
   form?: { action: string; csrfToken: string; preselect?: 'approve' | 'reject' };
   /** why there is no form (self-approval, not an approver, already decided…) */
   notice?: string;
-  /** UPDATE/DELETE: the rows it would touch now (impact.ts) */
+  /** UPDATE/DELETE: the rows it would touch now; TRUNCATE/DROP/ALTER TABLE: its objects (impact.ts) */
   impact?: ImpactPreview;
+}
+
+/** One object of a TRUNCATE/DROP/ALTER TABLE: kind, row estimate, size (pretty and in bytes). */
+function objectItem(o: ObjectImpact): string {
+  if (!o.exists && o.hidden) return `<li><code>${escapeHtml(o.name)}</code>: no preview: the profile's role may not use its schema, so the name cannot be resolved as it would be</li>`;
+  if (!o.exists) return `<li><code>${escapeHtml(o.name)}</code>: <strong>does not exist now</strong> (as the profile's role resolves the name)</li>`;
+  const rows =
+    o.rowEstimate === undefined ? '' : o.rowEstimate === 'never analyzed' ? ', row estimate unknown (never analyzed)' : `, about <strong>${escapeHtml(Math.round(o.rowEstimate).toLocaleString('en-US'))}</strong> rows (planner estimate, not a count)`;
+  const relations = o.relations === undefined ? '' : `, ${escapeHtml(o.relations)} relation(s)`;
+  return `<li>${escapeHtml(o.kind)} <code>${escapeHtml(o.name)}</code>${relations}${rows}, <strong>${escapeHtml(o.totalSize)}</strong> (${escapeHtml(o.totalBytes.toLocaleString('en-US'))} bytes with indexes and TOAST)</li>`;
+}
+
+function objectsSection(p: ObjectsPreview): string {
+  const items = p.objects.map(objectItem).join('');
+  const summary = dependentsSummary(p);
+  const dependents =
+    p.dependents === undefined
+      ? ''
+      : `<p>With CASCADE: ${escapeHtml(summary ?? '')}${p.dependents.length ? ':' : '.'}</p>${p.dependents.length ? `<ul id="impact-dependents">${p.dependents.slice(0, MAX_DEPENDENTS).map((d) => `<li><code>${escapeHtml(d)}</code></li>`).join('')}</ul>` : ''}`;
+  return `<h2>Impact</h2>
+<p>${escapeHtml(p.statement)} acts on (computed at <span id="impact-computed-at">${escapeHtml(p.computedAt)}</span> UTC, read-only):</p>
+<ul id="impact-objects">${items}</ul>${dependents}`;
 }
 
 function impactSection(p: ImpactPreview | undefined): string {
   if (!p) return '';
   if (p.kind === 'unavailable') return `<h2>Impact</h2><p id="impact-unavailable" class="warn">No preview: ${escapeHtml(p.message)} (checked at ${escapeHtml(p.computedAt)} UTC)</p>`;
+  if (p.kind === 'objects') return objectsSection(p);
   const head = p.columns.map((c) => `<th>${escapeHtml(c.name)}${c.masked === false ? '' : ` <small>(${escapeHtml(c.masked)})</small>`}</th>`).join('');
   const body = p.rows.map((r) => `<tr>${r.map((v) => `<td>${v === null ? '<i>null</i>' : escapeHtml(typeof v === 'string' ? v : JSON.stringify(v))}</td>`).join('')}</tr>`).join('');
   return `<h2>Impact</h2>

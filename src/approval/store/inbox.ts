@@ -5,7 +5,7 @@
  */
 import type { Principal } from '../../identity/principal.js';
 import type { PolicyConfig } from '../../policy/schema.js';
-import { analyzeSql } from '../../sql/analyze.js';
+import { engineFor, type AnyEngine } from '../../engine/index.js';
 import { effectiveState, isApproverOf } from '../review/view.js';
 import type { ApprovalRequestRecord, RequestState } from '../types.js';
 
@@ -39,10 +39,11 @@ export function inboxWindowMs(policy: PolicyConfig): number {
   return RECENT_MS + longest * 60_000;
 }
 
-function statementKind(sql: string): string {
+/** `DeleteStmt` (PostgreSQL) or `delete` (MySQL) → `DELETE`, `AlterTableStmt` → `ALTER TABLE` */
+function statementKind(sql: string, engine: AnyEngine): string {
   try {
-    // `DeleteStmt` → `DELETE`, `AlterTableStmt` → `ALTER TABLE`
-    return analyzeSql(sql, { maxLength: Number.MAX_SAFE_INTEGER })
+    return engine
+      .analyze(sql, { maxLength: Number.MAX_SAFE_INTEGER })
       .command.replace(/Stmt$/, '')
       .replace(/([a-z])([A-Z])/g, '$1 $2')
       .toUpperCase();
@@ -51,14 +52,14 @@ function statementKind(sql: string): string {
   }
 }
 
-function entryOf(record: ApprovalRequestRecord, now: Date): InboxEntry {
+function entryOf(record: ApprovalRequestRecord, now: Date, engine: AnyEngine): InboxEntry {
   const e: InboxEntry = {
     requestId: record.requestId,
     state: effectiveState(record, now),
     requester: record.requester.name ? { oid: record.requester.oid, name: record.requester.name } : { oid: record.requester.oid },
     connection: record.connection,
     profile: record.profile,
-    statementKind: statementKind(record.sql),
+    statementKind: statementKind(record.sql, engine),
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
     reviewPath: `/api/approvals/${encodeURIComponent(record.requestId)}`,
@@ -85,7 +86,7 @@ export function inboxOf(policy: PolicyConfig, principal: Principal, records: rea
   const pending: InboxEntry[] = [];
   const recent: { entry: InboxEntry; at: number }[] = [];
   for (const record of mine) {
-    const entry = entryOf(record, now);
+    const entry = entryOf(record, now, engineFor(policy.connections[record.connection]?.engine ?? 'postgres'));
     if (entry.state === 'pending_approval') pending.push(entry);
     else {
       const at = settledAt(entry, record);

@@ -11,18 +11,16 @@
  */
 import { BrokerError, isBrokerError } from '../../errors.js';
 import { sqlHash } from '../../sql/analyze.js';
-import { analyzeSql } from '../../sql/analyze.js';
 import type { MaskPlan } from '../../masking/index.js';
 import { RequestError, type ApprovalExecutor, type ApprovedExecution } from '../../broker/types.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import { isExemptFromMasking } from '../../policy/profiles.js';
-import type { Analysis } from '../../sql/types.js';
+import type { EngineAnalysis as Analysis } from '../../engine/types.js';
 import type { SecretProvider } from '../../broker/ports.js';
 import type { EntraTokenFunction } from '../../db/credentials.js';
 import type { Principal } from '../../identity/principal.js';
 import type { Logger } from '../../log.js';
 import { actorOfRequester } from './audit-events.js';
-import { withJitPool } from './jit-pool.js';
 import type { ApprovalRequestRecord, ApprovalResult, RequesterInfo } from '../types.js';
 
 export interface ExecuteApprovedDeps {
@@ -64,7 +62,7 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
   if (!profile || !connection || !profile.connections.includes(record.connection)) {
     throw new BrokerError('policy_denied', `The policy no longer lets profile "${record.profile}" use connection "${record.connection}"; nothing was executed.`);
   }
-  const analysis = analyzeSql(record.sql, { maxLength: policy.limits.maxSqlLength });
+  const analysis = executor.engine(record.connection).analyze(record.sql, { maxLength: policy.limits.maxSqlLength });
   const { plan, withhold } = await storedResultPlan(deps, record, analysis, { connection: record.connection, dbRole: profile.dbRole });
   const mode = analysis.kind === 'read' ? 'read' : 'write';
   const approved: ApprovedExecution = {
@@ -93,7 +91,8 @@ export async function executeApproved(record: ApprovalRequestRecord, deps: Execu
       log: deps.log,
       ...(deps.entraToken ? { entraToken: deps.entraToken } : {}),
     } as const;
-    return await withJitPool(jitOptions, (handle) => executor.executeApproved({ ...approved, handle }));
+    // Each engine makes its own just-in-time login (PostgreSQL role, MySQL user).
+    return await executor.engine(record.connection).withApprovedHandle(jitOptions, (handle) => executor.executeApproved({ ...approved, handle }));
   };
   if (!withhold) return await run();
   let result: ApprovalResult;

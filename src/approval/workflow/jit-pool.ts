@@ -5,26 +5,15 @@
  */
 import pg from 'pg';
 import { BrokerError } from '../../errors.js';
-import type { SecretProvider } from '../../broker/ports.js';
-import type { ConnectionConfig, ProfileConfig } from '../../policy/schema.js';
 import { createJitRole, dropJitRole, jitAdminConnection } from '../../db/jit.js';
-import { connectWithCredentials, createConnectionCredentials, type EntraTokenFunction } from '../../db/credentials.js';
-import { sessionOptions, type ExecutionMode, type PoolHandle } from '../../db/pools.js';
-import type { Logger } from '../../log.js';
+import { connectWithCredentials, createConnectionCredentials } from '../../db/credentials.js';
+import { sessionOptions, type PoolHandle } from '../../db/pools.js';
+import type { ApprovedHandleOptions } from '../../engine/types.js';
 
 /** Room for connecting on top of the statement timeout, within the role's lifetime. */
 const CONNECT_MARGIN_MS = 30_000;
 
-export interface JitPoolOptions {
-  connectionName: string;
-  connection: ConnectionConfig;
-  profile: ProfileConfig;
-  mode: ExecutionMode;
-  requestId: string;
-  secrets: SecretProvider;
-  entraToken?: EntraTokenFunction;
-  log: Logger;
-}
+export type JitPoolOptions = ApprovedHandleOptions;
 
 /** The connection's server, logged in as its `admin` credentials (the URL's user for `env`). */
 export async function withJitPool<T>(o: JitPoolOptions, run: (handle: PoolHandle) => Promise<T>): Promise<T> {

@@ -11,8 +11,9 @@ import type { Logger } from '../../log.js';
 import type { Principal } from '../../identity/principal.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import { isExemptFromMasking, profilesFor, resolveProfile } from '../../policy/profiles.js';
-import { maskedColumnsOf, type MaskingPolicyInput } from '../../masking/index.js';
-import type { ColumnCatalog, SchemaRelation } from '../../db/catalog/index.js';
+import type { MaskingPolicyInput } from '../../masking/index.js';
+import type { EngineCatalog } from '../../engine/types.js';
+import type { SchemaRelation } from '../../db/catalog/index.js';
 import type { BrokerApp, HttpEnv } from '../app.js';
 import { errorResponse, json } from '../schemas.js';
 
@@ -125,7 +126,7 @@ export interface SchemaDiscoveryDeps {
 /**
  * The listing comes from the connection's catalog (db/catalog: read on the login role with the
  * privileges of the profile's `dbRole`, cached with the catalog's other answers and forgotten with
- * them). Masked columns are flagged by the masking stage's own verdict (maskedColumnsOf: views
+ * them). Masked columns are flagged by the masking stage's own verdict (the engine's maskedColumns: views
  * traced to their base columns, rules on inheritance parents covering partitions), computed once
  * per listing; when it cannot be computed the schema is refused, never guessed.
  */
@@ -134,7 +135,7 @@ export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscover
   /** flags per listing object: a new listing (new catalog generation) is flagged afresh */
   const flagsOf = new WeakMap<readonly SchemaRelation[], Promise<MaskedFlags[]>>();
 
-  async function flagListing(listing: readonly SchemaRelation[], catalog: ColumnCatalog, connection: string): Promise<MaskedFlags[]> {
+  async function flagListing(listing: readonly SchemaRelation[], catalog: EngineCatalog, connection: string): Promise<MaskedFlags[]> {
     const input: MaskingPolicyInput = { rules: policy.masking.rules, detectors: policy.masking.detectors, exempt: false };
     const out: MaskedFlags[] = [];
     for (const batch of chunks(listing, 8)) {
@@ -142,7 +143,7 @@ export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscover
         ...(await Promise.all(
           batch.map(async (t) => {
             try {
-              return new Map((await maskedColumnsOf(t, input, catalog)).map((f) => [f.name, f.masked]));
+              return new Map((await connections.engine(connection).maskedColumns(t, input, catalog)).map((f) => [f.name, f.masked]));
             } catch (e) {
               log.warn('schema discovery: masking trace failed', { connection, table: `${t.schema}.${t.name}`, error: e instanceof Error ? e.name : 'unknown' });
               throw e;
@@ -154,7 +155,7 @@ export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscover
     return out;
   }
 
-  function maskedFlags(listing: readonly SchemaRelation[], catalog: ColumnCatalog, connection: string): Promise<MaskedFlags[]> {
+  function maskedFlags(listing: readonly SchemaRelation[], catalog: EngineCatalog, connection: string): Promise<MaskedFlags[]> {
     let flags = flagsOf.get(listing);
     if (flags === undefined) {
       flags = flagListing(listing, catalog, connection);
@@ -174,7 +175,7 @@ export function createSchemaDiscovery(deps: SchemaDiscoveryDeps): SchemaDiscover
       try {
         const catalog = connections.catalog(connection, profile.dbRole);
         listing = await catalog.schema();
-        if (!exempt) flags = await maskedFlags(listing, catalog.relations, connection);
+        if (!exempt) flags = await maskedFlags(listing, catalog, connection);
       } catch (e) {
         // A refusal already says what is true (e.g. a view the masking stage cannot trace); only a
         // failure to read the catalog is a dependency that is down.

@@ -34,6 +34,10 @@
  * Whatever cannot be traced (user-defined functions, unknown names, EXECUTE) has fail-closed
  * lineage: every column in reach plus every masked column of the policy.
  *
+ * MySQL follows the same table; its names, and the places where its semantics differ (IF/IFNULL/
+ * COALESCE branch, conversions that warn quoting the value, ICU regular expressions), are in
+ * src/engine/mysql/masking-functions.ts.
+ *
  * The walker (../lineage/) traces where each value comes from and, at every place a value flows,
  * asks this module: REFUSED_FLOWS names each place with its refusal code and reason; the
  * functions below decide casts, operators, calls, expression nodes, writes and output maskers.
@@ -95,12 +99,14 @@ export const REFUSED_FLOWS = {
   caseArg: { code: INFERENCE, place: 'CASE (it branches on the value)', why: 'it picks the branch' },
   caseWhen: { code: INFERENCE, place: 'CASE WHEN (it branches on the value)', why: 'it picks the branch' },
   nullif: { code: INFERENCE, place: 'NULLIF (it branches on the value)', why: 'NULL or not shows equality' },
+  branchFunction: { code: INFERENCE, place: '{}() (it branches on the value)', why: 'it picks the branch' },
   subscript: { code: INFERENCE, place: 'an array or JSON subscript (it picks the element, or NULL)', why: 'it picks the element' },
   // how many rows
   setReturningFunction: { code: INFERENCE, place: '{}(), a set-returning function (the number of rows depends on the value)', why: 'the row count shows it' },
   setReturningInFrom: { code: INFERENCE, place: '{}() in FROM (the number of rows it returns depends on the value)', why: 'the row count shows it' },
   tableFunctionInFrom: { code: INFERENCE, place: 'a table function in FROM (the rows it returns depend on the value)', why: 'the rows show it' },
   // errors that quote the value, or answer a question about it
+  implicitConversion: { code: FALLIBLE, place: '{} (the server converts the text to a number; the conversion warns or fails quoting the value)', why: 'the warning or error quotes the input' },
   cast: { code: FALLIBLE, place: 'a cast to {} (a failing cast would show the value in its error)', why: 'the error message quotes the input' },
   parsingFunction: { code: FALLIBLE, place: '{}() (a failure would show the value in its error)', why: 'the error message quotes the input' },
   division: { code: INFERENCE, place: 'a division by a value computed from it (a division by zero would reveal it)', why: 'the error answers "is it 0?"' },

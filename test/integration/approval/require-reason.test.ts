@@ -77,4 +77,24 @@ describe('requireReason', () => {
     const details = (type: string) => (announced.find((e) => e.type === type)?.data as { details?: Record<string, unknown> } | undefined)?.details;
     expect(details('audit.request.received')?.reason).toBe(REASON);
   });
+
+  it('approval.requested and approval.decided reach the event publisher with the request, requester, approver and reason', async () => {
+    const r = await b.query({ connection: 'sales', sql: 'delete from orders where amount_cents > 0', reason: REASON }, [...WRITER.roles], WRITER.sub);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const { requestId, sqlHash } = r.body;
+    for (let i = 0; i < 100 && !b.notifications.some((x) => x.requestId === requestId); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const d = await b.decide(requestId, { decision: 'reject', sqlHash, comment: 'not during business hours' }, [...APPROVER.roles], APPROVER.sub);
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    await b.pollUntilSettled(requestId, [...WRITER.roles], WRITER.sub);
+    await b.publisher.settled();
+    type Announced = { requestId?: string; actor?: { oid?: string }; details?: Record<string, any> };
+    const of = (type: string) => published.find((e) => e.type === type && (e.data as Announced).requestId === requestId)?.data as Announced | undefined;
+    const requested = of('audit.approval.requested');
+    expect(requested?.actor?.oid).toBe(`dev-${WRITER.sub}`);
+    expect(requested?.details).toMatchObject({ reason: REASON, sqlHash, connection: 'sales', profile: 'agent-write' });
+    const decided = of('audit.approval.decided');
+    expect(decided?.actor?.oid).toBe(`dev-${APPROVER.sub}`);
+    expect(decided?.details).toMatchObject({ decision: 'rejected', approver: { oid: `dev-${APPROVER.sub}` }, sqlHash, comment: 'not during business hours' });
+    expect(await ordersCount()).toBeGreaterThan(0);
+  });
 });

@@ -2,17 +2,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createDemoDatabase, type TestDatabase } from '../../helpers/db.js';
-import { engineFor } from '../../../src/engine/index.js';
+import { engineFor, type EnginePools } from '../../../src/engine/index.js';
+import { ConnectionConfig, ProfileConfig } from '../../../src/policy/schema.js';
+import { createConnectionCredentials } from '../../../src/db/credentials.js';
 
 const engine = engineFor('postgres');
+const readProfile = ProfileConfig.parse({ match: {}, connections: ['c'], access: 'read' });
 let db: TestDatabase;
+let pools: EnginePools<unknown>;
 
 beforeAll(async () => {
   await engine.ready();
   db = await createDemoDatabase('qbengine');
+  process.env.QB_ENGINE_TEST_URL = db.adminUrl;
+  const config = ConnectionConfig.parse({ credentials: { env: 'QB_ENGINE_TEST_URL' } });
+  const secrets = { getSecret: async () => '', invalidate: () => {} };
+  pools = engine.createPools(() => createConnectionCredentials(config, { secrets }), () => 2, () => config);
 });
 
 afterAll(async () => {
+  await pools?.closeAll();
+  delete process.env.QB_ENGINE_TEST_URL;
   await db?.drop();
 });
 
@@ -45,23 +55,15 @@ describe('postgres engine', () => {
 
   it('estimates a write from its analysis without running it, and quotes identifiers', async () => {
     const sql = "update orders set status = 'x' where id <= 3";
-    const client = new pg.Client({ connectionString: db.adminUrl });
-    await client.connect();
-    try {
-      await client.query('begin transaction read only');
-      const rows = await engine.estimateAffectedRows({ query: async (t, v) => ({ rows: (await client.query(t, v)).rows as never[] }) }, engine.analyze(sql), sql, []);
-      expect(rows).toBeGreaterThan(0);
-      await client.query('rollback');
-    } finally {
-      await client.end();
-    }
+    const handle = await pools.get('c', 'reader', readProfile, 'read');
+    const rows = await engine.estimateAffectedRows(handle, engine.analyze(sql), sql, []);
+    expect(rows).toBeGreaterThan(0);
     expect((await db.query(`select count(*)::int as n from orders where status = 'x'`)).rows[0]!.n).toBe(0);
     expect(engine.quoteQualified({ schema: 'we"ird', name: 'T' })).toBe('"we""ird"."T"');
   });
 
   it('creates one catalog per role that lists what the role may read', async () => {
-    const q = { query: async (t: string, v?: unknown[]) => ({ rows: (await db.query(t, v)).rows as never[] }) };
-    const catalog = engine.createCatalog({ asRole: q, asLogin: q, role: 'qb_agent_read' });
+    const catalog = engine.createCatalog(pools, 'c', 'qb_agent_read');
     expect((await catalog.schema()).map((r) => r.name)).toEqual(expect.arrayContaining(['customers', 'orders']));
   });
 });

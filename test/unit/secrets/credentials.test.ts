@@ -49,6 +49,17 @@ describe('connection credentials', () => {
     await expect(creds.password()).resolves.toBe('rotated');
   });
 
+  it('env: a mysql connection takes a mysql:// URL (default port 3306) and refuses a postgres one', async () => {
+    const env: NodeJS.ProcessEnv = { SHOP_URL: 'mysql://shop_agent:pw@db.internal/shop' };
+    const creds = createConnectionCredentials(conn({ engine: 'mysql', credentials: { env: 'SHOP_URL' } }), { secrets: memorySecrets({}).secrets, env });
+    await expect(creds.target()).resolves.toEqual({ host: 'db.internal', port: 3306, database: 'shop', user: 'shop_agent', ssl: false });
+    await expect(creds.password()).resolves.toBe('pw');
+    env.SHOP_URL = 'postgres://shop_agent:pw@db.internal/shop';
+    await expect(creds.password()).rejects.toThrow(/must hold a mysql:\/\/ URL/);
+    const pg = createConnectionCredentials(conn({ credentials: { env: 'SHOP_URL' } }), { secrets: memorySecrets({}).secrets, env: { SHOP_URL: 'mysql://u:p@h/d' } });
+    await expect(pg.password()).rejects.toThrow(/must hold a postgres:\/\/ URL/);
+  });
+
   it('env: a malformed URL is reported without repeating it', async () => {
     const env: NodeJS.ProcessEnv = { SALES_URL: 'not a url but has hunter2 in it' };
     const creds = createConnectionCredentials(conn({ credentials: { env: 'SALES_URL' } }), { secrets: memorySecrets({}).secrets, env });

@@ -1,0 +1,338 @@
+/**
+ * mysql2 pools for MySQL 8 / MariaDB connections, and the life of one pooled connection.
+ *
+ * Public surface:
+ * - `MysqlPoolRegistry`: one pool per connection, profile and mode (as db/pools.ts for PostgreSQL).
+ * - `createMysqlHandle(credentials, profile, mode, options)`: one pool (tests, the catalog).
+ * - `acquireMysql(handle)`: a connection (password looked up for new connections, retried once
+ *   after a rejected password), and `releaseMysql(conn)`: reset it or destroy it.
+ * - `sessionSettingsSql(...)`: the settings every use of a connection starts with.
+ * - `mysqlQueryable(handle)`: a `Queryable` (catalog look-ups, EXPLAIN) over the same life cycle.
+ *
+ * MySQL has no start-up options and no way to lock a session variable, so the limits are set on
+ * every use, in one SET before the statement, and COM_RESET_CONNECTION after it returns the session
+ * to the server's defaults (user variables, temporary tables, prepared statements, locks taken with
+ * GET_LOCK, open transactions, session variables): a connection goes back to the pool clean or is
+ * destroyed. The SQL analysis refuses SET and friends; these settings are what holds if it errs.
+ *
+ * Driver options that matter for safety: `multipleStatements: false` (one statement per round
+ * trip), no LOCAL INFILE (the flag is off and no stream factory exists: `LOAD DATA LOCAL` cannot
+ * read the broker's files), `mysql_clear_password` only over TLS (Entra tokens).
+ */
+import { TLSSocket } from 'node:tls';
+import mysql from 'mysql2';
+import { BrokerError } from '../../errors.js';
+import type { ConnectionCredentials } from '../../db/credentials.js';
+import type { ExecutionMode } from '../../db/pools.js';
+import type { ProfileConfig } from '../../policy/schema.js';
+import type { Queryable } from '../../db/types.js';
+import { isMysqlPasswordRejected, toMysqlFailure, UNAVAILABLE_SENTENCE } from './errors.js';
+
+export type MysqlFlavor = 'mariadb' | 'mysql';
+
+/** The limits a profile puts on every statement. */
+export interface MysqlSessionLimits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+}
+
+export interface MysqlHandle {
+  readonly pool: mysql.Pool;
+  readonly credentials: ConnectionCredentials;
+  readonly limits: MysqlSessionLimits;
+  readonly mode: ExecutionMode;
+  /** the server's flavor, learned on the first connection */
+  flavor?: MysqlFlavor;
+  /** the profile's dbRole: every use starts with SET ROLE (startMysqlSession) */
+  readonly role?: string;
+  /** the default database, selected after SET ROLE when the login may not name it (JIT users) */
+  readonly useDatabase?: string;
+  /**
+   * End the session with this id on the server (`KILL`) from a connection of its own: a user may
+   * kill its own sessions without the PROCESS privilege. Best effort; never throws.
+   */
+  killSession(threadId: number): Promise<void>;
+  end(): Promise<void>;
+}
+
+export interface MysqlPoolOptions {
+  /** connections at most (default 10) */
+  connectionLimit?: number;
+  /** Entra token as password: `mysql_clear_password`, TLS required */
+  entra?: boolean;
+  /** the MySQL role every use of a connection runs with (a profile's dbRole) */
+  role?: string;
+  /** a database to USE at the start of every use (after SET ROLE) */
+  useDatabase?: string;
+}
+
+/**
+ * sql_mode the analysis lexes with: no ANSI_QUOTES (double quotes delimit strings), no
+ * NO_BACKSLASH_ESCAPES (backslash escapes in strings), no PIPES_AS_CONCAT; strict for all tables.
+ * Set explicitly so a server default cannot make the server lex differently from the analysis.
+ */
+export const SQL_MODE = 'STRICT_ALL_TABLES,ONLY_FULL_GROUP_BY,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
+/**
+ * The one SET that starts every use of a connection: time limits (MariaDB `max_statement_time` in
+ * seconds for every statement; MySQL 8 `max_execution_time` in ms, which bounds SELECTs only), lock
+ * waits (row locks, metadata locks; whole seconds, at least 1), the sql_mode above, utf8mb4 results,
+ * autocommit, the session's default access mode (read-only for reads, besides the explicit
+ * READ ONLY transaction), and for reads a server-side row cap (`sql_select_limit`; an explicit
+ * LIMIT in the statement wins over it, so the executor also stops reading at the cap).
+ */
+export function sessionSettingsSql(flavor: MysqlFlavor, limits: MysqlSessionLimits, mode: ExecutionMode, selectLimit?: number): string {
+  const lockSeconds = Math.max(1, Math.ceil(limits.lockTimeoutMs / 1000));
+  const parts = ['NAMES utf8mb4 COLLATE utf8mb4_unicode_ci', 'SESSION autocommit = 1'];
+  if (flavor === 'mariadb') parts.push(`SESSION max_statement_time = ${(limits.statementTimeoutMs / 1000).toFixed(3)}`);
+  else parts.push(`SESSION max_execution_time = ${Math.max(1, Math.round(limits.statementTimeoutMs))}`);
+  parts.push(`SESSION innodb_lock_wait_timeout = ${lockSeconds}`, `SESSION lock_wait_timeout = ${lockSeconds}`, `SESSION sql_mode = '${SQL_MODE}'`);
+  parts.push(`SESSION ${flavor === 'mariadb' ? 'tx_read_only' : 'transaction_read_only'} = ${mode === 'read' ? 1 : 0}`);
+  parts.push(`SESSION sql_select_limit = ${selectLimit === undefined ? 'DEFAULT' : Math.max(1, Math.floor(selectLimit))}`);
+  return `SET ${parts.join(', ')}`;
+}
+
+/** The mutable part of mysql2's pool config: each new connection copies it (base/pool.js). */
+interface PoolInternals {
+  config: { connectionConfig: { password?: string } };
+}
+
+const quoteIdent = (name: string): string => `\`${name.replaceAll('`', '``')}\``;
+
+/**
+ * Start one use of a connection: the SET of `sessionSettingsSql`, then the profile's role
+ * (`SET ROLE`, which replaces the login's default roles: the statement has the role's privileges
+ * plus the login user's own, so the login user should hold none of its own on the data), then the
+ * default database of a login that could not name it at connect. The session reset after use does
+ * not undo SET ROLE on MariaDB, so it is set on every use: a pool serves one profile only.
+ */
+export async function startMysqlSession(conn: mysql.PoolConnection, handle: MysqlHandle, mode: ExecutionMode, selectLimit?: number): Promise<void> {
+  await queryRows(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, mode, selectLimit));
+  if (handle.role !== undefined) await queryRows(conn, `SET ROLE ${quoteIdent(handle.role)}`);
+  if (handle.useDatabase !== undefined) await queryRows(conn, `USE ${quoteIdent(handle.useDatabase)}`);
+}
+
+/**
+ * mysql2's `mysql_clear_password` plugin for Entra tokens (Azure Database for MySQL asks for the
+ * token in the clear): the token is sent only on a TLS socket, otherwise the handshake fails.
+ */
+export function clearPasswordOverTls({ connection }: { connection: object }): () => Buffer {
+  return () => {
+    const c = connection as { config: { password?: string }; stream: unknown };
+    if (!(c.stream instanceof TLSSocket) || !c.stream.encrypted) {
+      throw new Error('refusing to send the Entra token without TLS');
+    }
+    return Buffer.from(`${c.config.password ?? ''}\0`);
+  };
+}
+
+/** One pool for a connection's target, as the profile and mode say. */
+export async function createMysqlHandle(credentials: ConnectionCredentials, limits: MysqlSessionLimits, mode: ExecutionMode, options: MysqlPoolOptions = {}): Promise<MysqlHandle> {
+  const target = await credentials.target();
+  const entra = options.entra === true;
+  const connectionOptions: mysql.ConnectionOptions = {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    // Azure Database for MySQL presents a certificate of a public CA (Node's default store).
+    ...(target.ssl || entra ? { ssl: { rejectUnauthorized: true } } : {}),
+    connectTimeout: 5_000,
+    multipleStatements: false,
+    flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+    ...(entra ? { authPlugins: { mysql_clear_password: clearPasswordOverTls } } : {}),
+  };
+  const pool = mysql.createPool({
+    ...connectionOptions,
+    connectionLimit: options.connectionLimit ?? 10,
+    maxIdle: options.connectionLimit ?? 10,
+    idleTimeout: 60_000,
+    waitForConnections: true,
+    queueLimit: 0,
+    enableKeepAlive: true,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    // The executor reads raw cells (typeCast: false per query) and keeps the server's text.
+    typeCast: true,
+    charset: 'UTF8MB4_UNICODE_CI',
+  });
+  // A pooled connection that dies while idle (server restart, network) must not crash the process.
+  pool.on('connection', (conn) => conn.on('error', () => {}));
+  return {
+    pool,
+    credentials,
+    limits,
+    mode,
+    ...(options.role === undefined ? {} : { role: options.role }),
+    ...(options.useDatabase === undefined ? {} : { useDatabase: options.useDatabase }),
+    async killSession(threadId) {
+      try {
+        const side = mysql.createConnection({ ...connectionOptions, password: await credentials.password() });
+        side.on('error', () => {});
+        await new Promise<void>((resolve) => {
+          side.query(`KILL ${Math.floor(threadId)}`, () => resolve());
+        });
+        side.destroy();
+      } catch {
+        // The session ends anyway when the server notices its socket is gone.
+      }
+    },
+    end: () => new Promise<void>((resolve) => pool.end(() => resolve())),
+  };
+}
+
+/** Point the pool's next new connections at the current password (a cached secret, or a fresh token). */
+async function refreshPassword(handle: MysqlHandle): Promise<void> {
+  const password = await handle.credentials.password();
+  (handle.pool as unknown as PoolInternals).config.connectionConfig.password = password;
+}
+
+function getConnection(handle: MysqlHandle, timeoutMs: number): Promise<mysql.PoolConnection> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      reject(new Error(`no connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    handle.pool.getConnection((err, conn) => {
+      if (done) {
+        // Too late for the caller: give it back (or let the failure go).
+        if (!err) conn.release();
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(conn);
+    });
+  });
+}
+
+/**
+ * A connection of the pool, its session not yet set (the caller's first query is the SET of
+ * `sessionSettingsSql`). Throws BrokerError dependency_unavailable when none can be had.
+ */
+export async function acquireMysql(handle: MysqlHandle, acquireTimeoutMs = 5_000): Promise<mysql.PoolConnection> {
+  try {
+    await refreshPassword(handle);
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await getConnection(handle, acquireTimeoutMs);
+    } catch (e) {
+      if (!isMysqlPasswordRejected(e)) throw e;
+      // Probably rotated: fetch the secret (or token) again and try exactly once more.
+      handle.credentials.invalidate();
+      await refreshPassword(handle);
+      conn = await getConnection(handle, acquireTimeoutMs);
+    }
+    handle.flavor ??= await detectFlavor(conn);
+    return conn;
+  } catch (e) {
+    if (e instanceof BrokerError) throw e;
+    throw new BrokerError('dependency_unavailable', UNAVAILABLE_SENTENCE, { cause: e });
+  }
+}
+
+async function detectFlavor(conn: mysql.PoolConnection): Promise<MysqlFlavor> {
+  const rows = await queryRows(conn, 'SELECT VERSION() AS v');
+  return /mariadb/i.test(String(rows[0]?.v ?? '')) ? 'mariadb' : 'mysql';
+}
+
+/**
+ * End a connection now, whatever it is doing: the socket is destroyed (mysql2's own destroy() only
+ * half-closes it and would still wait for the running statement's answer), the pending command
+ * fails, and the pool forgets the connection. The server notices the closed socket and ends the
+ * session, rolling back its transaction.
+ */
+export function killMysqlConnection(conn: mysql.PoolConnection, reason = 'the connection was dropped'): void {
+  (conn as unknown as { stream?: { destroy(e?: Error): void } }).stream?.destroy(new Error(reason));
+  conn.destroy();
+}
+
+/**
+ * Return the connection to the pool once COM_RESET_CONNECTION succeeded; if the server does not
+ * know the command (MySQL before 5.7.3), COM_CHANGE_USER does the same; any failure destroys the
+ * connection. The statement's outcome is already decided; the next use gets a clean connection.
+ */
+export async function releaseMysql(conn: mysql.PoolConnection): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
+  } catch (e) {
+    if ((e as { errno?: number }).errno !== 1047) {
+      killMysqlConnection(conn, 'the session reset failed');
+      return;
+    }
+    try {
+      await new Promise<void>((resolve, reject) => conn.changeUser({}, (err) => (err ? reject(err) : resolve())));
+    } catch {
+      killMysqlConnection(conn, 'the session reset failed');
+      return;
+    }
+  }
+  conn.release();
+}
+
+/** Run one query on a checked-out connection; rows as objects (mysql2's default conversion with the pool's options). */
+export function queryRows(conn: mysql.PoolConnection, sql: string, values?: unknown[]): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    conn.query({ sql, ...(values === undefined ? {} : { values }) }, (err, rows) => {
+      if (err) reject(err);
+      else resolve(Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []);
+    });
+  });
+}
+
+/**
+ * A Queryable over the handle: each query gets a connection, the session settings (read-only for a
+ * read handle), the query, and the reset. Errors as the executor's (DatabaseFailure, 503).
+ * `?` placeholders are bound by mysql2 (the texts are the broker's own: catalog look-ups, EXPLAIN).
+ */
+export function mysqlQueryable(handle: MysqlHandle): Queryable {
+  return {
+    async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
+      const conn = await acquireMysql(handle);
+      try {
+        await startMysqlSession(conn, handle, handle.mode);
+        return { rows: (await queryRows(conn, text, values)) as R[] };
+      } catch (e) {
+        throw toMysqlFailure(e);
+      } finally {
+        await releaseMysql(conn);
+      }
+    },
+  };
+}
+
+/** One pool per connection, profile and mode; created on first use, kept warm. */
+export class MysqlPoolRegistry {
+  private readonly pools = new Map<string, Promise<MysqlHandle>>();
+
+  constructor(
+    private readonly credentialsFor: (connection: string) => ConnectionCredentials,
+    private readonly poolSize: (connection: string) => number,
+    /** whether the connection authenticates with an Entra token (`credentials.entra`) */
+    private readonly usesEntra: (connection: string) => boolean = () => false,
+  ) {}
+
+  get(connection: string, profileName: string, profile: ProfileConfig, mode: ExecutionMode, maxConnections?: number): Promise<MysqlHandle> {
+    const key = `${connection}\u0000${profileName}\u0000${mode}`;
+    let handle = this.pools.get(key);
+    if (!handle) {
+      handle = createMysqlHandle(this.credentialsFor(connection), { statementTimeoutMs: profile.statementTimeoutMs, lockTimeoutMs: profile.lockTimeoutMs }, mode, {
+        connectionLimit: Math.min(this.poolSize(connection), maxConnections ?? Number.POSITIVE_INFINITY),
+        entra: this.usesEntra(connection),
+        ...(profile.dbRole === undefined ? {} : { role: profile.dbRole }),
+      });
+      this.pools.set(key, handle);
+      handle.catch(() => this.pools.delete(key));
+    }
+    return handle;
+  }
+
+  async closeAll(): Promise<void> {
+    const handles = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(handles.map(async (h) => (await h).end()));
+  }
+}

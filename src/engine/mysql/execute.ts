@@ -20,6 +20,7 @@
  * results charset is utf8mb4), binary strings and blobs (charset `binary`) as PostgreSQL prints
  * bytea: `\x` followed by lower-case hex; BIT as a string of 0 and 1; NULL as null.
  */
+import { startsDashComment } from './lexer.js';
 import type mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
 import { AffectedRowsOverLimit, DatabaseFailure, type StatementRequest } from '../../db/execute.js';
@@ -102,7 +103,7 @@ export function placeholderPositions(sql: string): number[] {
       i++;
       continue;
     }
-    if (c === '#' || (c === '-' && sql[i + 1] === '-' && (i + 2 >= n || /[\s\x00-\x1f]/.test(sql[i + 2]!)))) {
+    if (c === '#' || (c === '-' && sql[i + 1] === '-' && startsDashComment(sql, i))) {
       while (i < n && sql[i] !== '\n') i++;
       continue;
     }

@@ -62,7 +62,8 @@ function isWordChar(code: number): boolean {
 }
 
 /** The server's test after `--`: whitespace or a control character (or the end of the text) starts a comment. */
-function startsDashComment(sql: string, i: number): boolean {
+/** Whether `--` at `i` starts a comment, as the server reads it (the binder of execute.ts asks the same). */
+export function startsDashComment(sql: string, i: number): boolean {
   if (i + 2 >= sql.length) return true;
   const c = sql.charCodeAt(i + 2);
   return c <= 32 || c === 127;

@@ -6,18 +6,19 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
  */
 async function sweepJitRoles(_timer: Timer, context: InvocationContext): Promise<void> {
   // Loaded here, off the cold-start path of the Functions entry.
-  const [{ azureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }] = await Promise.all([
+  const [{ azureCredential }, { loadPolicyFile }, { readSetting }, { createSecretProviderFromSettings }, { createEntraTokenSource }, { sweepJitRolesOnConnections }, { sweepMysqlJitUsersOn }] = await Promise.all([
     import('../src/identity/azure-credential.js'),
     import('../src/policy/load.js'),
     import('../src/settings.js'),
     import('../src/secrets/from-settings.js'),
     import('../src/secrets/entra-token.js'),
     import('../src/db/jit.js'),
+    import('../src/engine/mysql/jit.js'),
   ]);
   const policy = loadPolicyFile(readSetting('QB_CONFIG') ?? 'qb.yaml');
   const credential = azureCredential();
   const deps = { secrets: createSecretProviderFromSettings({ credential }), entraToken: createEntraTokenSource(credential) };
-  const reports = await sweepJitRolesOnConnections(policy.connections, deps, new Date());
+  const reports = await sweepJitRolesOnConnections(policy.connections, deps, new Date(), { sweepMysql: sweepMysqlJitUsersOn });
   for (const report of reports) {
     if (report.error !== undefined) {
       context.error(`JIT sweep of connection "${report.connection}" failed: ${report.error}`);

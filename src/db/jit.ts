@@ -258,14 +258,17 @@ export async function sweepJitRolesOnConnections(
   connections: Record<string, ConnectionConfig>,
   deps: Omit<ConnectionCredentialsDeps, 'name'>,
   now: Date,
-  options: { maxAgeMs?: number } = {},
+  options: { maxAgeMs?: number; sweepMysql?: (name: string, conn: ConnectionConfig, deps: Omit<ConnectionCredentialsDeps, 'name'>) => Promise<ServerSweepReport | undefined> } = {},
 ): Promise<ServerSweepReport[]> {
   const reports: ServerSweepReport[] = [];
   for (const [name, conn] of Object.entries(connections)) {
     if (conn.engine === 'mysql') {
-      // Loaded on use: the MySQL module imports this one.
-      const { sweepMysqlJitUsersOn } = await import('../engine/mysql/jit.js');
-      const report = await sweepMysqlJitUsersOn(name, conn, deps);
+      // Given by the caller (engine/mysql/jit.ts sweepMysqlJitUsersOn): the MySQL module imports this one.
+      if (!options.sweepMysql) {
+        if (conn.admin) reports.push({ connection: name, error: 'no MySQL sweeper was given; its just-in-time users were not swept' });
+        continue;
+      }
+      const report = await options.sweepMysql(name, conn, deps);
       if (report) reports.push(report);
       continue;
     }

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../../helpers/mariadb.js';
-import { createMysqlJitUser, dropMysqlJitUser, openMysqlAdmin, sweepExpiredMysqlJitUsers, withMysqlJitHandle, MYSQL_JIT_MAX_LIFETIME_MS, type MysqlAdmin } from '../../../src/engine/mysql/jit.js';
+import { createMysqlJitUser, dropMysqlJitUser, openMysqlAdmin, sweepExpiredMysqlJitUsers, withMysqlJitHandle, sweepMysqlJitUsersOn, MYSQL_JIT_MAX_LIFETIME_MS, type MysqlAdmin } from '../../../src/engine/mysql/jit.js';
 import { sweepJitRolesOnConnections, isJitRoleName } from '../../../src/db/jit.js';
 import { executeMysql } from '../../../src/engine/mysql/execute.js';
 import { ConnectionConfig, ProfileConfig } from '../../../src/policy/schema.js';
@@ -141,7 +141,7 @@ describe.skipIf(mysqlUnavailable() !== undefined)('just-in-time users on a real 
   it('the connection sweep handles MySQL connections with the MySQL module (not with the PostgreSQL driver)', async () => {
     const jit = await createMysqlJitUser(admin, { requestId: 'req-my-5', grantRole: 'jit_writer' });
     // A young user is kept by the default lifetime; the report comes from the MySQL server.
-    const reports = await sweepJitRolesOnConnections({ shop: connection }, { secrets: noSecrets }, new Date());
+    const reports = await sweepJitRolesOnConnections({ shop: connection }, { secrets: noSecrets }, new Date(), { sweepMysql: sweepMysqlJitUsersOn });
     expect(reports).toEqual([{ connection: 'shop', result: { dropped: [], failed: [], ignored: expect.any(Array) } }]);
     expect(await userExists(jit.user)).toBe(true);
     expect(await dropMysqlJitUser(admin, jit.user)).toBe(true);

@@ -2,6 +2,7 @@
  * PostgreSQL behind the Engine interface: libpg-query for analysis, the pg_catalog readers of
  * db/catalog, node-postgres for execution, SQLSTATEs for errors, the AST lineage of masking/.
  */
+import { CATALOG_PROFILE, CATALOG_POOL_SIZE } from './catalog-pool.js';
 import type { Engine, EnginePools } from './types.js';
 import type { Analysis, QualifiedName } from '../sql/types.js';
 import type { ProfileConfig } from '../policy/schema.js';
@@ -22,20 +23,7 @@ import { databaseErrorInfo, UNAVAILABLE_SQLSTATE } from '../db/errors.js';
 import { withJitPool } from '../approval/workflow/jit-pool.js';
 import { planMasking, prepareOrigins, maskedColumnsOf } from '../masking/index.js';
 
-/** The catalog connection runs read-only, with short timeouts. */
-const CATALOG_PROFILE: ProfileConfig = {
-  match: { roles: [], groups: [], oids: [] },
-  connections: [],
-  access: 'read',
-  maxRows: 100_000,
-  maxResultBytes: 64 * 1024 * 1024,
-  statementTimeoutMs: 5000,
-  lockTimeoutMs: 1000,
-  allowVolatile: [],
-};
 
-/** Catalog look-ups are few and short (answers are cached): a pool per role needs few connections. */
-const CATALOG_POOL_SIZE = 3;
 
 /**
  * Look-ups read-only on the connection's login role, or as `role` when given: a name resolves on

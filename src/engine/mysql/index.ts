@@ -3,9 +3,9 @@
  * and node-sql-parser for analysis, the read allow-list of built-in functions, information_schema
  * for the catalog, mysql2 for execution, lineage over the AST plus origins by name for masking.
  */
+import { CATALOG_PROFILE, CATALOG_POOL_SIZE } from '../catalog-pool.js';
 import type { Engine } from '../types.js';
 import type { MysqlAnalysis, MysqlCatalog } from './types.js';
-import type { ProfileConfig } from '../../policy/schema.js';
 import type { QualifiedName } from '../../sql/types.js';
 import { BrokerError } from '../../errors.js';
 import { chooseMasker } from '../../masking/rules/index.js';
@@ -19,18 +19,6 @@ import { isMysqlUnavailable, mysqlErrorInfo } from './errors.js';
 import { planMysqlMasking, prepareMysqlOrigins } from './masking.js';
 import { withMysqlJitHandle } from './jit.js';
 
-/** Catalog look-ups run read-only with short limits, on a small pool of their own. */
-const CATALOG_PROFILE: ProfileConfig = {
-  match: { roles: [], groups: [], oids: [] },
-  connections: [],
-  access: 'read',
-  maxRows: 100_000,
-  maxResultBytes: 64 * 1024 * 1024,
-  statementTimeoutMs: 5000,
-  lockTimeoutMs: 1000,
-  allowVolatile: [],
-};
-const CATALOG_POOL_SIZE = 3;
 
 /**
  * The catalog of a connection, opened on first use: the default database is known only once the

@@ -12,6 +12,7 @@ import { demoPolicy } from '../../src/local/demo.js';
 import { seedMysqlDemo, addMysqlDemoConnection, DEMO_MYSQL_CONNECTION, type RawDemoPolicy } from '../../src/local/demo-mysql.js';
 import type { QueryRequest } from '../../src/broker/types.js';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../../test/helpers/mariadb.js';
+import { createDemoRoles } from '../../test/helpers/mysql-roles.js';
 import { sessionSettingsSql } from '../../src/engine/mysql/pools.js';
 import { createInProcessBroker } from '../lib/in-process.js';
 import { median, nowUs, percentile, round } from '../lib/stats.js';
@@ -78,13 +79,15 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
   try {
     my = (await startTestMysql())!;
     await seedMysqlDemo(my.url);
+    // The demo profiles' roles, as a deployment runs them (every use starts with SET ROLE).
+    await createDemoRoles(my);
     process.env[env] = my.url;
     // The demo policy with only the MySQL connection (no PostgreSQL needed for this section).
     const raw = demoPolicy() as RawDemoPolicy & Record<string, unknown>;
     raw.connections = {};
     for (const p of Object.values(raw.profiles)) if (p) p.connections = [];
     raw.masking.rules = [];
-    addMysqlDemoConnection(raw, my.database, env);
+    addMysqlDemoConnection(raw, my.database, env, { dbRoles: true });
     raw.limits = { requestsPerMinute: 100_000_000 };
     const policy = validatePolicy(raw, 'bench MySQL policy');
     broker = await createInProcessBroker(policy, createMemoryAuditLog());

@@ -110,8 +110,12 @@ export class Broker implements ApprovalExecutor {
       checkSqlText(req.sql);
       resolved = this.resolveOrList(principal, req.connection);
       const engine = this.deps.executor.engine(req.connection);
-      analysis = engine.analyze(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
-      engine.checkParams(req.sql, req.params);
+      try {
+        analysis = engine.analyze(req.sql, { maxLength: this.deps.policy.limits.maxSqlLength });
+        engine.checkParams(req.sql, req.params);
+      } catch (e) {
+        throw inDialect(e, engine.dialect);
+      }
       checkReason(resolved.profile, resolved.name, analysis.kind, req.reason);
       ({ decision, plan, estimatedRows } = await this.decideWithFacts(engine, req, resolved, analysis, principal));
     } catch (e) {
@@ -430,3 +434,14 @@ function pendingApproval(requestId: string, sessionId: string, principal: Princi
  * megabytes, not to cut at the exact cap.
  */
 const ROW_FRAMING_ALLOWANCE = 64 * 1024;
+
+/**
+ * A statement the engine could not read says which dialect it expects (`error.dialect`), so the
+ * hint can name it: an agent that wrote PostgreSQL for a MySQL connection learns what to write.
+ */
+function inDialect(e: unknown, dialect: string): unknown {
+  if (!isBrokerError(e) || e.details['dialect'] !== undefined) return e;
+  const aboutText = e.code === 'sql_parse_error' || e.code === 'multiple_statements' || e.reasons.some((r) => r.code === 'param_count_mismatch');
+  if (!aboutText) return e;
+  return new BrokerError(e.code, e.message, { reasons: e.reasons, details: { ...e.details, dialect }, cause: e.cause });
+}

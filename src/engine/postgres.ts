@@ -65,6 +65,7 @@ async function volatileCalls(catalog: FunctionCatalog, analysis: Analysis): Prom
 
 export const postgresEngine: Engine<Analysis, PoolHandle, ConnectionCatalog> = {
   name: 'postgres',
+  dialect: 'PostgreSQL',
   ready: loadSqlParser,
   analyze: analyzeSql,
   checkParams: checkParamCount,

@@ -86,6 +86,8 @@ export interface EnginePools<Handle> {
 
 export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, Cat extends EngineCatalog = EngineCatalog> {
   readonly name: EngineName;
+  /** The SQL dialect agents must write, as a person names it ("PostgreSQL", "MySQL"): said in parse errors. */
+  readonly dialect: string;
 
   /** Load what analysis needs (a WASM parser) once, at start-up. */
   ready(): Promise<void>;

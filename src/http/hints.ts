@@ -34,6 +34,11 @@ function status(ch: Channel, ctx: HintContext): string {
 
 type Hint = (ch: Channel, ctx: HintContext, src: HintSource) => string;
 
+/** The connection's SQL dialect as the error names it (`error.dialect`), else plain "SQL". */
+function dialectOf(src: HintSource): string {
+  return typeof src.details.dialect === 'string' ? src.details.dialect : 'SQL';
+}
+
 const BY_REASON: Readonly<Record<string, Hint>> = {
   unknown_connection: (ch) => `Use one of the connections this identity may use (error.connections), or list them with ${connections(ch)}.`,
   no_matching_profile: (ch) => `Your token's roles match no profile for this connection. ${connections(ch)} lists the connections you may use; for others ask an administrator for a role such as Query.Read.`,
@@ -41,6 +46,7 @@ const BY_REASON: Readonly<Record<string, Hint>> = {
   ddl_requires_approval: () => 'Schema changes need a human approver; a profile with approvers holds the statement until one decides.',
   update_without_where: () => 'Add a WHERE clause that selects the rows you mean; without one, every row changes and a human must approve.',
   delete_without_where: () => 'Add a WHERE clause that selects the rows you mean; without one, every row is deleted and a human must approve.',
+  replace_statement: () => 'Use INSERT for new rows or UPDATE … WHERE for existing ones; REPLACE deletes the rows it replaces, so a human must approve it.',
   estimated_rows_over_threshold: () => 'Narrow the WHERE clause or split the change into batches under the threshold; otherwise a human must approve.',
   affected_rows_over_threshold: (ch, ctx) => `The change was rolled back and is held for a human; follow it with ${status(ch, ctx)} instead of resubmitting.`,
   volatile_function: () => 'Remove the call or use a stable (non-volatile) function; volatile functions may change state and are not run on reads.',
@@ -51,13 +57,16 @@ const BY_REASON: Readonly<Record<string, Hint>> = {
   masked_lineage_unknown: (ch, ctx) => `Name the tables and columns explicitly (no SELECT * over unknown sources, no user-defined functions); ${schema(ch, ctx)} lists them.`,
   transaction_control: () => 'Each request runs in its own transaction: send the statements one by one, without BEGIN/COMMIT/ROLLBACK.',
   session_state_change: () => 'Settings do not persist between requests: leave out SET/RESET and write the setting into the statement itself.',
-  param_count_mismatch: (ch) => (ch === 'cli' ? 'Give one --param per placeholder $1, $2 … in order (or --params-json).' : 'Send one value in "params" per placeholder $1, $2 … in order.'),
+  param_count_mismatch: (ch, _ctx, src) => {
+    const marks = src.details.dialect === 'MySQL' ? '?' : '$1, $2 …';
+    return ch === 'cli' ? `Give one --param per placeholder ${marks} in order (or --params-json).` : `Send one value in "params" per placeholder ${marks} in order.`;
+  },
   read_only_transaction: (ch) => `Reads run in a read-only transaction; writes need a write profile (${connections(ch)} shows your access).`,
 };
 
 const BY_CODE: Readonly<Record<string, Hint>> = {
   invalid_token: (ch) => (ch === 'cli' ? 'Get a token (`qb token` on the local broker) and pass it with --token or QB_TOKEN.' : 'Send Authorization: Bearer <access token> for the broker (see /api/.well-known/oauth-protected-resource).'),
-  sql_parse_error: () => 'Fix the syntax at the position the message names; send exactly one PostgreSQL statement.',
+  sql_parse_error: (_ch, _ctx, src) => `Fix the syntax at the position the message names; send exactly one ${dialectOf(src)} statement.`,
   multiple_statements: () => 'Send one statement per request: split the text and send each one on its own.',
   approval_required: () => 'This profile has no approvers configured: ask a human to run it, or narrow the statement so it needs no approval.',
   query_timeout: () => 'Narrow the statement (WHERE on indexed columns, LIMIT, fewer joins) and retry.',

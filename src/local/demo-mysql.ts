@@ -91,19 +91,38 @@ export async function seedMysqlDemo(url: string): Promise<MysqlDemo> {
 /** The parts of the raw (not yet validated) demo policy the MySQL demo edits. */
 export interface RawDemoPolicy {
   connections: Record<string, unknown>;
-  profiles: Record<string, { connections: string[] } | undefined>;
+  profiles: Record<string, { connections: string[]; dbRole?: string } | undefined>;
   masking: { rules: { column: string; with: string }[] };
+}
+
+/** What `addMysqlDemoConnection` gives the `shop` connection's profiles. */
+export interface MysqlDemoOptions {
+  /**
+   * true: `shop` joins the demo's agent-read and agent-write profiles and runs with their `dbRole`s
+   * (`SET ROLE qb_agent_read` …), which must exist on the server and be granted to the login user.
+   * false (the default, `npm start`): `shop` has profiles of its own without a `dbRole`, so the demo
+   * works with any account that may create tables: statements run as the URL's user, reads in READ
+   * ONLY transactions. README "MySQL and MariaDB" shows the roles a deployment should use.
+   */
+  dbRoles?: boolean;
 }
 
 /**
  * Add the `shop` connection (credentials: the URL in `envName`) to a raw demo policy: the demo's
- * read and write profiles may use it, and its customers' PII is masked as on PostgreSQL.
+ * read and write identities may use it, and its customers' PII is masked as on PostgreSQL.
  */
-export function addMysqlDemoConnection(policy: RawDemoPolicy, database: string, envName: string = DEMO_MYSQL_ENV): void {
+export function addMysqlDemoConnection(policy: RawDemoPolicy, database: string, envName: string = DEMO_MYSQL_ENV, options: MysqlDemoOptions = {}): void {
   policy.connections[DEMO_MYSQL_CONNECTION] = { engine: 'mysql', credentials: { env: envName } };
-  for (const name of ['agent-read', 'agent-write']) {
+  for (const [name, own] of [['agent-read', 'shop-read'], ['agent-write', 'shop-write']] as const) {
     const profile = policy.profiles[name];
-    if (profile && !profile.connections.includes(DEMO_MYSQL_CONNECTION)) profile.connections.push(DEMO_MYSQL_CONNECTION);
+    if (!profile) continue;
+    if (options.dbRoles === true) {
+      if (!profile.connections.includes(DEMO_MYSQL_CONNECTION)) profile.connections.push(DEMO_MYSQL_CONNECTION);
+    } else {
+      // The same identities and limits, without the PostgreSQL demo's role.
+      const { dbRole: _role, ...rest } = profile;
+      policy.profiles[own] = { ...rest, connections: [DEMO_MYSQL_CONNECTION] };
+    }
   }
   policy.masking.rules.push(
     { column: `${database}.customers.email`, with: 'email' },

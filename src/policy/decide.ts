@@ -71,6 +71,7 @@ const RISK_EFFECTS: Record<RiskCode, Record<Access, Effect>> = {
   system_catalog_write: { read: 'deny', write: 'deny', admin: 'deny' },
   update_without_where: { read: 'info', write: 'approve', admin: 'approve' },
   delete_without_where: { read: 'info', write: 'approve', admin: 'approve' },
+  replace_statement: { read: 'info', write: 'approve', admin: 'approve' },
   locking_clause: { read: 'info', write: 'info', admin: 'info' },
   select_into: { read: 'info', write: 'info', admin: 'info' },
   data_modifying_cte: { read: 'info', write: 'info', admin: 'info' },

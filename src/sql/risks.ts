@@ -28,6 +28,7 @@ export type RiskCode =
   | 'explain_analyze'
   | 'update_without_where'
   | 'delete_without_where'
+  | 'replace_statement'
   | 'unrecognised_statement'
   | 'unrecognised_construct';
 
@@ -54,6 +55,7 @@ export const RISK_CODES: readonly RiskCode[] = [
   'explain_analyze',
   'update_without_where',
   'delete_without_where',
+  'replace_statement',
   'unrecognised_statement',
   'unrecognised_construct',
 ];
@@ -96,6 +98,8 @@ export const RISK_MESSAGES = {
     'UPDATE without a WHERE clause that refers to a column changes every row of the table; it needs human approval. Add a WHERE clause that selects the rows you mean.',
   delete_without_where:
     'DELETE without a WHERE clause that refers to a column removes every row of the table; it needs human approval. Add a WHERE clause that selects the rows you mean.',
+  replace_statement:
+    'REPLACE (MySQL) deletes every existing row whose primary or unique key matches a new row and inserts the new one; which rows it deletes is not bounded by a WHERE clause, so it needs human approval. Use INSERT to add rows, UPDATE … WHERE to change them, or INSERT … ON DUPLICATE KEY UPDATE for an upsert.',
   unrecognised_statement:
     'The broker does not recognise this kind of statement, so it refuses it (fail closed). Use SELECT to read, or INSERT/UPDATE/DELETE through a write profile.',
 } as const satisfies Partial<Record<RiskCode, string>>;

@@ -64,6 +64,20 @@ describe.skipIf(mysqlUnavailable() !== undefined)('MySQL connection through the 
     expect(await count()).toBe(before);
   });
 
+  it('says which dialect a statement it cannot read must be written in, and which placeholders count', async () => {
+    const parse = await b.query({ connection: 'shop', sql: 'SELECT id FROM customers WHERE' });
+    expect(parse.status).toBe(400);
+    expect(parse.body.error.code).toBe('sql_parse_error');
+    expect(parse.body.error.dialect).toBe('MySQL');
+    expect(parse.body.error.hint).toMatch(/exactly one MySQL statement/);
+    // PostgreSQL's $1 is a column name to MySQL, not a placeholder: the agent learns to write ? instead.
+    const dollar = await b.query({ connection: 'shop', sql: 'SELECT id FROM customers WHERE id = $1', params: [1] });
+    expect(dollar.status).toBe(400);
+    expect(dollar.body.error.reasons.map((r: { code: string }) => r.code)).toEqual(['param_count_mismatch']);
+    expect(dollar.body.error.dialect).toBe('MySQL');
+    expect(dollar.body.error.hint).toMatch(/per placeholder \? in order/);
+  });
+
   it('refuses a write on a read profile, and holds a DELETE without WHERE for a human', async () => {
     const before = await count();
     const refused = await b.query({ connection: 'shop', sql: 'DELETE FROM customers WHERE id = 2' });

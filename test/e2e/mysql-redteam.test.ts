@@ -198,7 +198,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
     process.env[ENV] = my.url;
     b = await startTestBroker({
       policyPatch: (p) => {
-        addMysqlDemoConnection(p as RawDemoPolicy, my.database, ENV);
+        addMysqlDemoConnection(p as RawDemoPolicy, my.database, ENV, { dbRoles: true });
         p.limits = { requestsPerMinute: 100_000 };
         p.profiles['shop-rand'] = { match: { roles: RAND }, connections: ['shop'], access: 'read', allowVolatile: ['rand'] };
         p.profiles['shop-functions'] = {
@@ -488,7 +488,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       ['TRUNCATE', 'TRUNCATE TABLE orders', 'truncate'],
       ['CALL a procedure', 'CALL wipe_orders()', 'procedure_call'],
       ['INSERT … SELECT over the threshold', 'INSERT INTO orders (customer_id, amount_cents) SELECT customer_id, 0 FROM orders', ['estimated_rows_over_threshold', 'estimated_rows_unknown']],
-      ['REPLACE … SELECT rewriting every order', 'REPLACE INTO orders (id, customer_id, amount_cents, status) SELECT id, customer_id, 0, status FROM orders', ['estimated_rows_over_threshold', 'estimated_rows_unknown']],
+      ['REPLACE … SELECT rewriting every order', 'REPLACE INTO orders (id, customer_id, amount_cents, status) SELECT id, customer_id, 0, status FROM orders', ['replace_statement', 'estimated_rows_over_threshold', 'estimated_rows_unknown']],
       ['INSERT … SELECT … ON DUPLICATE KEY UPDATE rewriting every order', 'INSERT INTO orders (id, customer_id, amount_cents) SELECT id, customer_id, 0 FROM orders ON DUPLICATE KEY UPDATE amount_cents = 0', ['estimated_rows_over_threshold', 'estimated_rows_unknown']],
     ];
     for (const [name, sql, code] of held) {
@@ -1021,8 +1021,8 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
   });
 
   // ===============================================================================================
-  // OPEN FINDINGS: each asserts the secure behaviour and FAILS today (skipped so the suite stays
-  // green); remove `.skip` to see it.
+  // FINDINGS of the red team: each asserts the secure behaviour and failed on the code it was found
+  // in; both are fixed and run as regression tests.
   // ===============================================================================================
   describe('FINDINGS', () => {
     it('M2 (critical, fixed): a parameter is spliced into the SQL as code: "--" + DEL is a comment to the server and the analysis, not to the binder', async () => {
@@ -1045,10 +1045,12 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect(await snapshot()).toBe(before);
     });
 
-    it.skip('M1: a one-row REPLACE (a delete and an insert of an existing order) runs without approval', async () => {
-      // The issue lists REPLACE among the statements that wait for a human; today it runs at once
-      // (rowCount 2: the old row deleted, the new one inserted) when its estimate is under the threshold.
-      await expectHeld('REPLACE INTO orders (id, customer_id, amount_cents) VALUES (2, 1, 1)', ['estimated_rows_over_threshold', 'estimated_rows_unknown', 'delete_without_where', 'ddl_requires_approval']);
+    it('M1 (fixed): a one-row REPLACE (a delete and an insert of an existing order) waits for a human', async () => {
+      // The issue lists REPLACE among the statements that wait for a human; it ran at once (rowCount 2:
+      // the old row deleted, the new one inserted) when its estimate was under the threshold.
+      const body = await expectHeld('REPLACE INTO orders (id, customer_id, amount_cents) VALUES (2, 1, 1)', 'replace_statement');
+      expect(body.reasons.map((r: { code: string }) => r.code)).toContain('replace_statement');
+      await expectHeld('REPLACE INTO orders SET id = 2, customer_id = 1, amount_cents = 1', 'replace_statement');
     });
   });
 

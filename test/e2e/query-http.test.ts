@@ -133,6 +133,8 @@ describe('POST /api/query — bad requests', () => {
     const parse = await post({ connection: 'sales', sql: 'selec * from customers' }, auth);
     expect(parse.status).toBe(400);
     expect(parse.json.error.code).toBe('sql_parse_error');
+    expect(parse.json.error.dialect).toBe('PostgreSQL');
+    expect(parse.json.error.hint).toMatch(/exactly one PostgreSQL statement/);
     const multi = await post({ connection: 'sales', sql: 'select 1; delete from orders' }, auth);
     expect(multi.status).toBe(400);
     expect(multi.json.error.code).toBe('multiple_statements');

@@ -454,7 +454,9 @@ function onStatement(c: Collector, type: string, node: Record<string, unknown>):
     case 'insert':
     case 'replace': {
       c.writes += 1;
-      // REPLACE deletes the rows it replaces; INSERT … SELECT may insert any number of rows.
+      // REPLACE deletes the rows it replaces (not bounded by a WHERE): a human approves it, however
+      // few rows it names. INSERT … SELECT may insert any number of rows.
+      if (type === 'replace') c.risks.push(risk('replace_statement', RISK_MESSAGES.replace_statement));
       const values = node['values'];
       const fromQuery = isRecord(values) && values['type'] === 'select';
       // INSERT … VALUES inserts the rows written out, unless a value is itself a query.

@@ -69,6 +69,7 @@ function quoteIdent(name: string): string {
 
 export const mysqlEngine: Engine<MysqlAnalysis, MysqlHandle, DeferredMysqlCatalog> = {
   name: 'mysql',
+  dialect: 'MySQL',
   ready: async () => {},
   analyze: analyzeMysql,
   checkParams: checkMysqlParams,

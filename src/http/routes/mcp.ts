@@ -35,8 +35,8 @@ export interface McpRouteDeps {
   version?: string;
 }
 
-const INSTRUCTIONS = `Query Broker gives you governed access to PostgreSQL databases. Every statement is checked by policy, sensitive columns come back masked, and everything is recorded for auditors.
-Workflow: list_connections → describe_schema (table and column names, which columns are masked) → run_query (one statement per call, values as $1, $2 … params).
+const INSTRUCTIONS = `Query Broker gives you governed access to PostgreSQL and MySQL databases (list_connections shows each connection's engine). Every statement is checked by policy, sensitive columns come back masked, and everything is recorded for auditors.
+Workflow: list_connections → describe_schema (table and column names, which columns are masked) → run_query (one statement per call in the connection's dialect, values as params: $1, $2 … on PostgreSQL, ? on MySQL).
 A refusal is an error result with error.code, error.reasons[].code and a hint: change the statement as the reasons say rather than retrying it unchanged.
 Writes that need a human return decision "pending_approval" with a requestId and an approvalUrl to give to a human: do not resubmit; poll get_request_status until the state is final.
 Pass the sessionId from your first run_query to later calls so one task stays one recorded session.`;
@@ -47,7 +47,7 @@ const RECOVERY: Partial<Record<string, string>> = {
     'The policy refused this statement; each entry of error.reasons says why. Change the statement to avoid those reasons (for example read instead of write, add a WHERE clause, leave masked columns out of WHERE/JOIN/ORDER BY/GROUP BY, drop volatile functions), or ask a human for a profile that allows it. Retrying it unchanged will be refused again.',
   approval_required:
     'This statement needs a human approval, which this deployment cannot request. Ask a human to run it, or use a statement that needs no approval (a bounded write with a WHERE clause).',
-  sql_parse_error: 'The SQL is not valid PostgreSQL. Fix the syntax (error.message points at it) and call run_query again.',
+  sql_parse_error: 'The SQL is not valid in the connection\'s dialect (error.dialect: PostgreSQL or MySQL). Fix the syntax (error.message points at it) and call run_query again.',
   multiple_statements: 'Send exactly one statement per run_query call: split the text and call run_query once per statement.',
   sql_too_long: 'The statement is over the length limit. Shorten it, or pass long values as params.',
   invalid_request: 'An argument is missing or has the wrong type. Fix the arguments as error.message says and call again.',
@@ -113,7 +113,7 @@ function buildServer(deps: McpRouteDeps, ctx: ToolContext): McpServer {
       title: 'List connections',
       description:
         'List the databases (connections) you may query through Query Broker. Call this first. ' +
-        'Returns {connections:[{name, access, profile, maxRows, statementTimeoutMs, approval, maskingExempt}]}: `access` is read, write or admin; ' +
+        'Returns {connections:[{name, engine, access, profile, maxRows, statementTimeoutMs, approval, maskingExempt}]}: `access` is read, write or admin; ' +
         '`approval` is null when writes that need a human are refused outright. Use a `name` as `connection` in describe_schema and run_query. ' +
         'An empty list means your identity matches no profile: ask a human to grant you an app role such as Query.Read.',
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -155,7 +155,7 @@ function buildServer(deps: McpRouteDeps, ctx: ToolContext): McpServer {
     {
       title: 'Run one SQL statement',
       description:
-        'Run exactly one PostgreSQL statement on a connection, through the broker’s policy, masking and audit. Put values in `params` as $1, $2 … placeholders instead of literals. ' +
+        'Run exactly one SQL statement on a connection, in its engine’s dialect (PostgreSQL or MySQL, as list_connections says), through the broker’s policy, masking and audit. Put values in `params` as placeholders instead of literals: $1, $2 … on PostgreSQL, ? on MySQL. ' +
         'Allowed: returns {decision:"allowed", columns:[{name, type, masked}], rows, rowCount, truncated, requestId, sessionId}; a column whose `masked` is not false carries masked values, never the real ones; ' +
         '`truncated: true` means more rows exist (narrow with WHERE/LIMIT, or raise maxRows up to the connection’s maxRows). Reads run in a read-only transaction. ' +
         'Needs a human (schema changes, TRUNCATE, UPDATE/DELETE without WHERE or over the row threshold): returns {decision:"pending_approval", requestId, sqlHash, reasons, expiresAt, approvalUrl}; give approvalUrl (the review page) to a human, do not resubmit, poll get_request_status with the requestId. ' +
@@ -163,8 +163,8 @@ function buildServer(deps: McpRouteDeps, ctx: ToolContext): McpServer {
         'dryRun:true checks whether a statement would be allowed without running it: decision "allowed" or "would_need_approval" (with reasons and estimatedRows; no request is created), or the refusal. Pass the sessionId of your first call on later calls to keep one recorded session per task.',
       inputSchema: {
         connection: QueryBody.shape.connection.describe('Connection name from list_connections, e.g. "sales".'),
-        sql: QueryBody.shape.sql.describe('Exactly one PostgreSQL statement, with $1, $2 … for values, e.g. "select id, email from customers where id = $1".'),
-        params: QueryBody.shape.params.describe('Values for $1, $2 … in order (strings, numbers, booleans or null).'),
+        sql: QueryBody.shape.sql.describe('Exactly one statement in the connection’s dialect, with placeholders for values: PostgreSQL "select id, email from customers where id = $1", MySQL "select id, email from customers where id = ?".'),
+        params: QueryBody.shape.params.describe('Values for the placeholders ($1, $2 … or ?) in order (strings, numbers, booleans or null).'),
         sessionId: QueryBody.shape.sessionId.describe('The sessionId returned by an earlier run_query, to record this call in the same session.'),
         maxRows: QueryBody.shape.maxRows.describe('Return at most this many rows (capped by the connection’s maxRows).'),
         dryRun: QueryBody.shape.dryRun.describe('true: only decide (allowed, would_need_approval or refused); nothing runs and no request is created.'),

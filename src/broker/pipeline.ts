@@ -339,8 +339,17 @@ export class Broker implements ApprovalExecutor {
       throw new RequestError(requestId, sessionId, error);
     }
 
-    await engine.prepareOrigins(x.plan, execution.fields);
-    const masked = applyMasking(x.plan, execution.fields, execution.rows);
+    let masked;
+    try {
+      await engine.prepareOrigins(x.plan, execution.fields);
+      masked = applyMasking(x.plan, execution.fields, execution.rows);
+    } catch (e) {
+      // The statement ran but its result cannot be masked (origins unknown, a result shape the plan
+      // does not have): nothing is returned, and that is recorded with the decision.
+      const error = isBrokerError(e) ? e : new BrokerError('internal_error', 'The result could not be masked; nothing was returned.', { cause: e });
+      await this.recordOrUnavailable(requestId, sessionId, ...deferred, auditEvent('failed', requestId, actor, failedData({ code: error.code, message: error.message })));
+      throw new RequestError(requestId, sessionId, error);
+    }
     const byBytes = capBytes(masked.rows, x.profile.maxResultBytes);
     masked.rows = byBytes.rows;
     const truncated = execution.truncated || byBytes.cut;

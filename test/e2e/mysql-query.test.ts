@@ -33,6 +33,7 @@ describe.skipIf(mysqlUnavailable() !== undefined)('MySQL connection through the 
           { column: `${my.database}.customers.ssn`, with: 'redact' },
           { column: `${my.database}.customers.card_number`, with: 'last4' },
           { column: `${my.database}.customers.email`, with: 'email' },
+          { column: `${my.database}.notes.ssn`, with: 'redact' },
         );
       },
     });
@@ -93,6 +94,43 @@ describe.skipIf(mysqlUnavailable() !== undefined)('MySQL connection through the 
     expect(r.status).toBe(200);
     expect(r.body.rowCount).toBe(1);
     expect((await my.rootQuery<{ name: string }>('SELECT name FROM customers WHERE id = 2'))[0]!.name).toBe('Alan T');
+  });
+
+  it('refuses a result whose columns are not the ones it analysed, records it, and masks the new column on the retry', async () => {
+    const PLANTED = 'planted-note-7f3a9c';
+    await my.rootQuery(`CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(50))`);
+    await my.rootQuery(`INSERT INTO notes VALUES (1, 'hello')`);
+    const sessionId = `shape-${randomBytes(4).toString('hex')}`;
+    const first = await b.query({ connection: 'shop', sql: 'SELECT * FROM notes', sessionId });
+    expect(first.status).toBe(200);
+    expect(first.body.columns).toHaveLength(2);
+
+    // The table changes behind the broker's catalog: SELECT * now returns a column the analysis never saw,
+    // and that column is one a rule masks.
+    await my.rootQuery(`ALTER TABLE notes ADD COLUMN ssn VARCHAR(30) NOT NULL DEFAULT '${PLANTED}'`);
+    const stale = await b.query({ connection: 'shop', sql: 'SELECT * FROM notes', sessionId });
+    expect(stale.status).toBe(422);
+    expect(stale.body.error.code).toBe('query_failed');
+    expect(stale.body.error.reasons.map((r: { code: string }) => r.code)).toEqual(['result_shape_mismatch']);
+    expect(stale.body.error.hint).toMatch(/again/);
+    expect(JSON.stringify(stale.body)).not.toContain(PLANTED);
+
+    // The catalog was read again: the retry sees three columns and masks the new one.
+    const retry = await b.query({ connection: 'shop', sql: 'SELECT * FROM notes', sessionId });
+    expect(retry.status).toBe(200);
+    expect(retry.body.columns.map((c: { name: string; masked: unknown }) => [c.name, c.masked])).toEqual([
+      ['id', false],
+      ['body', false],
+      ['ssn', 'redact'],
+    ]);
+    expect(JSON.stringify(retry.body) + b.logs.join('\n')).not.toContain(PLANTED);
+
+    // The refused result is on the session's record, as a failure of that request.
+    const res = await b.fetch(`/api/sessions/${sessionId}`, { headers: { authorization: `Bearer ${await b.token({ sub: 'auditor', roles: ['Audit.Read'] })}` } });
+    const events = ((await res.json()) as { events: { type: string; requestId?: string; data: Record<string, unknown> }[] }).events;
+    const failed = events.filter((e) => e.requestId === stale.body.requestId && e.type === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(JSON.stringify(events)).not.toContain(PLANTED);
   });
 
   it('lists the tables with their masked columns', async () => {

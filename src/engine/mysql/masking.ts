@@ -251,6 +251,15 @@ function failClosedOrigin(plan: MaskPlan): Lineage {
 
 async function resolveOrigins(ctx: OriginContext, plan: MaskPlan, fields: readonly ResultField[]): Promise<void> {
   if (plan.exempt || plan.rules.size === 0) return;
+  if (plan.outputs !== undefined && plan.outputs.length > 0 && plan.outputs.length !== fields.length) {
+    // The server returned another number of columns than the statement the broker analysed has:
+    // it ran something the analysis did not see (a parser differential), or a table changed since
+    // the catalog was read. Either way the planned lineage says nothing about these columns.
+    // (A statement planned with no columns at all is a write whose RETURNING the parser does not
+    // read: it has run already, so it is masked by origin and reach, never refused after the fact.)
+    ctx.catalog.invalidate();
+    throw resultShapeMismatch(plan.outputs.length, fields.length);
+  }
   const wanted = fields.filter((f) => f.tableID !== 0 && !plan.origins.has(originKey(f)));
   if (wanted.length === 0) return;
   // Origins the statement did not name (a view's base table…): resolve them too, with their views.
@@ -282,4 +291,12 @@ async function resolveOrigins(ctx: OriginContext, plan: MaskPlan, fields: readon
     // meanwhile): every column in reach and every masked column.
     plan.origins.set(originKey(f), lineage ? withRuleSpellings(lineage, plan.rules) : failClosedOrigin(plan));
   }
+}
+
+/** The refusal when a result's columns are not the ones the analysis planned: nothing is returned. */
+function resultShapeMismatch(planned: number, returned: number): BrokerError {
+  const message = `The database returned ${returned} column${returned === 1 ? '' : 's'} where the statement the broker analysed has ${planned}, so the result cannot be masked with certainty; nothing was returned.`;
+  return new BrokerError('query_failed', `${message} If a table has just changed, send the statement again (the broker reads the schema again now).`, {
+    reasons: [{ code: 'result_shape_mismatch', message }],
+  });
 }

@@ -14,7 +14,7 @@ import { startLocalBroker, type LocalBroker } from '../../src/local/host.js';
 import { validatePolicy } from '../../src/policy/load.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
 import { createJsonLogger } from '../../src/log.js';
-import { startCpuProfile } from './profiler.js';
+import { reportFailure, reportReady, serveParent } from './child-server.js';
 
 function setting(name: string): string {
   const v = process.env[name];
@@ -44,35 +44,21 @@ async function main(): Promise<void> {
     log: createJsonLogger(),
     ...(mode === 'memory' ? { audit: createMemoryAuditLog() } : {}),
   });
-  process.send?.({ type: 'ready', url: broker.url });
+  reportReady(broker.url);
 }
 
-let stopProfile: ((file: string) => Promise<void>) | undefined;
-
-process.on('message', (m: { type?: string; file?: string }) => {
-  if (m?.type === 'stop') void stop(0);
-  if (m?.type === 'audit-stats') {
+serveParent({
+  stop: () => void stop(0),
+  signals: ['SIGTERM', 'SIGINT'],
+  onMessage(m) {
+    if (m?.type !== 'audit-stats') return;
     // The blob audit log counts its storage round trips; the memory log has none.
     const audit = broker?.audit as { stats?: () => { storageRequests: number; appends: number; blocks: number } } | undefined;
     process.send?.({ type: 'audit-stats', stats: audit?.stats?.() ?? { storageRequests: 0, appends: 0, blocks: 0 } });
-  }
-  if (m?.type === 'profile-start') {
-    void startCpuProfile().then((s) => {
-      stopProfile = s;
-      process.send?.({ type: 'profile-started' });
-    });
-  }
-  if (m?.type === 'profile-stop' && m.file && stopProfile) {
-    const file = m.file;
-    void stopProfile(file).then(() => process.send?.({ type: 'profile-written', file }));
-    stopProfile = undefined;
-  }
+  },
 });
-process.on('disconnect', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-process.on('SIGINT', () => void stop(0));
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench broker server failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  reportFailure('bench broker server', e);
   void stop(1);
 });

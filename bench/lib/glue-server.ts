@@ -10,10 +10,9 @@ import { validatePolicy } from '../../src/policy/load.js';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.js';
 import { createJsonLogger } from '../../src/log.js';
 import type { QueryOutcome } from '../../src/broker/types.js';
-import { startCpuProfile } from './profiler.js';
+import { reportFailure, reportReady, serveParent } from './child-server.js';
 
 let broker: LocalBroker | undefined;
-let stopProfile: ((file: string) => Promise<void>) | undefined;
 
 async function main(): Promise<void> {
   const policy = validatePolicy(JSON.parse(process.env.QB_BENCH_POLICY ?? '{}'), 'bench policy');
@@ -26,27 +25,11 @@ async function main(): Promise<void> {
     signal?.removeEventListener('abort', onAbort);
     return reply;
   };
-  process.send?.({ type: 'ready', url: broker.url });
+  reportReady(broker.url);
 }
 
-const stop = () => void broker?.close().finally(() => process.exit(0));
-process.on('message', (m: { type?: string; file?: string }) => {
-  if (m?.type === 'stop') stop();
-  if (m?.type === 'profile-start') {
-    void startCpuProfile().then((s) => {
-      stopProfile = s;
-      process.send?.({ type: 'profile-started' });
-    });
-  }
-  if (m?.type === 'profile-stop' && m.file && stopProfile) {
-    const file = m.file;
-    void stopProfile(file).then(() => process.send?.({ type: 'profile-written', file }));
-    stopProfile = undefined;
-  }
-});
-process.on('disconnect', stop);
-process.on('SIGTERM', stop);
+serveParent({ stop: () => void broker?.close().finally(() => process.exit(0)) });
 main().catch((e: unknown) => {
-  process.stderr.write(`glue server failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  reportFailure('glue server', e);
   process.exit(1);
 });

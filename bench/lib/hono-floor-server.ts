@@ -7,7 +7,7 @@
  */
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
-import { startCpuProfile } from './profiler.js';
+import { reportReady, serveParent } from './child-server.js';
 
 const reply = JSON.parse(process.env.QB_FLOOR_REPLY ?? '{}') as Record<string, unknown>;
 const app = new Hono();
@@ -17,24 +17,5 @@ app.post('/api/query', async (c) => {
   return c.json(reply, 200);
 });
 
-const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-  process.send?.({ type: 'ready', url: `http://127.0.0.1:${info.port}` });
-});
-const stop = () => server.close(() => process.exit(0));
-let stopProfile: ((file: string) => Promise<void>) | undefined;
-process.on('message', (m: { type?: string; file?: string }) => {
-  if (m?.type === 'stop') stop();
-  if (m?.type === 'profile-start') {
-    void startCpuProfile().then((s) => {
-      stopProfile = s;
-      process.send?.({ type: 'profile-started' });
-    });
-  }
-  if (m?.type === 'profile-stop' && m.file && stopProfile) {
-    const file = m.file;
-    void stopProfile(file).then(() => process.send?.({ type: 'profile-written', file }));
-    stopProfile = undefined;
-  }
-});
-process.on('disconnect', stop);
-process.on('SIGTERM', stop);
+const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => reportReady(`http://127.0.0.1:${info.port}`));
+serveParent({ stop: () => server.close(() => process.exit(0)) });

@@ -133,12 +133,7 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
     },
     async stop() {
       admin.close();
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' });
-      const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), 15_000);
-      await exited;
-      clearTimeout(timer);
+      await stopServer(child, 15_000);
     },
   };
 }
@@ -192,13 +187,16 @@ async function startReplyServer(file: string, env: Record<string, string>): Prom
     url,
     pid: child.pid ?? -1,
     profile: () => profileChild(child),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' });
-      const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopServer(child, 10_000),
   };
+}
+
+/** Ask a child server to stop (bench/lib/child-server.ts); kill it if it has not exited after `killAfterMs`. */
+async function stopServer(child: ChildProcess, killAfterMs: number): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.send({ type: 'stop' });
+  const timer = setTimeout(() => void stopChild(child, 'SIGKILL', 0), killAfterMs);
+  await exited;
+  clearTimeout(timer);
 }

@@ -1,7 +1,6 @@
 /**
  * The analyze stage: one SQL text in, one `Analysis` out (or a 400-class BrokerError). Analyses of
- * repeated statements come from a bounded cache keyed by the exact text, because agents repeat
- * themselves and a cache hit costs about a microsecond where a parse costs tens.
+ * repeated statements come from a bounded cache keyed by the exact text (analysis-cache.ts).
  */
 import { createHash } from 'node:crypto';
 import { BrokerError } from '../errors.js';
@@ -9,20 +8,9 @@ import type { Analysis } from './types.js';
 import { parseStatements } from './parser.js';
 import { classifyStatement } from './classify.js';
 import { statementReach } from './reach.js';
-import { LruCache } from './lru.js';
+import { AnalysisCache, type AnalyzeOptions } from './analysis-cache.js';
 
-export const DEFAULT_MAX_SQL_LENGTH = 100_000;
-
-/** Statements longer than this are analysed but not cached (they are rare and would crowd the cache). */
-const MAX_CACHED_LENGTH = 16 * 1024;
-const CACHE_ENTRIES = 2000;
-
-const cache = new LruCache<string, Analysis>(CACHE_ENTRIES);
-
-export interface AnalyzeOptions {
-  /** refuse longer SQL before parsing it (characters); default 100 000 */
-  maxLength?: number;
-}
+const cache = new AnalysisCache<Analysis>();
 
 /**
  * Parse and classify exactly one statement. The returned object may be shared with other callers
@@ -31,13 +19,10 @@ export interface AnalyzeOptions {
  * Throws BrokerError `sql_too_long`, `sql_parse_error` or `multiple_statements`.
  */
 export function analyzeSql(sql: string, options: AnalyzeOptions = {}): Analysis {
-  const maxLength = options.maxLength ?? DEFAULT_MAX_SQL_LENGTH;
-  if (sql.length > maxLength) {
-    throw new BrokerError('sql_too_long', `The SQL is ${sql.length} characters long; the limit is ${maxLength}. Send a shorter statement (use parameters instead of long literals).`);
-  }
-  const cached = cache.get(sql);
-  if (cached !== undefined) return cached;
+  return cache.analyze(sql, options, parseAndClassify);
+}
 
+function parseAndClassify(sql: string): Analysis {
   const stmts = parseStatements(sql);
   if (stmts.length === 0) {
     throw new BrokerError('sql_parse_error', 'The SQL contains no statement (only whitespace, comments or semicolons). Send exactly one statement.');
@@ -51,16 +36,13 @@ export function analyzeSql(sql: string, options: AnalyzeOptions = {}): Analysis 
   const root = stmt.stmt;
   if (root === undefined) throw new BrokerError('sql_parse_error', 'The SQL contains no statement. Send exactly one statement.');
 
-  const analysis: Analysis = {
+  return {
     sqlHash: sqlHash(sql),
     ...classifyStatement(root),
     reach: statementReach(root),
     stmt,
     root,
   };
-  deepFreeze(analysis);
-  if (sql.length <= MAX_CACHED_LENGTH) cache.set(sql, analysis);
-  return analysis;
 }
 
 /** SHA-256 hex of the exact SQL text (UTF-8): what an approval binds to. */
@@ -71,15 +53,4 @@ export function sqlHash(sql: string): string {
 /** For tests and benchmarks: forget every cached analysis. */
 export function clearAnalysisCache(): void {
   cache.clear();
-}
-
-/** Freeze the analysis and its tree, iteratively (trees can be thousands of levels deep). */
-function deepFreeze(root: object): void {
-  const stack: object[] = [root];
-  while (stack.length > 0) {
-    const o = stack.pop()!;
-    if (Object.isFrozen(o)) continue;
-    Object.freeze(o);
-    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) stack.push(v);
-  }
 }

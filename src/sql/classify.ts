@@ -9,6 +9,8 @@ import { walk, containsNodeType, type Visit } from './walk.js';
 import { addName, nameFromList, operatorsOfExpr } from './names.js';
 import { forbiddenFunctionRisk } from './function-rules.js';
 import { RISK_MESSAGES, risk, type Risk } from './risks.js';
+import { planOnlyExplain, explainThatRuns } from './explain.js';
+import { partRisks, readOrWrite, rowFacts } from './query-kind.js';
 import { DDL_STATEMENTS, ADMIN_STATEMENTS, SERVER_LEVEL_STATEMENTS, SESSION_STATEMENTS, PRIVILEGE_STATEMENTS, sessionStatementMessage } from './statement-kinds.js';
 
 /** What the classifier adds to an analysis (the parse, hash and statement come from analyze.ts). */
@@ -303,30 +305,11 @@ function classifyQuery(type: string, root: unknown): Classification {
   if (c.into) {
     kind = 'ddl';
     extra.push(risk('select_into', RISK_MESSAGES.select_into));
-  } else if (c.writes > 0) {
-    kind = 'write';
-  } else if (c.locking) {
-    kind = 'write';
-    extra.push(risk('locking_clause', RISK_MESSAGES.locking_clause));
   } else {
-    kind = 'read';
+    kind = readOrWrite(c, extra);
   }
-  if (c.nestedWrites > 0) extra.push(risk('data_modifying_cte', RISK_MESSAGES.data_modifying_cte));
-  if (c.unrecognised.size > 0) {
-    extra.push(
-      risk(
-        'unrecognised_construct',
-        `The statement uses constructs the broker does not recognise (${[...c.unrecognised].sort().join(', ')}), so it is refused (fail closed). Rewrite it with plain SELECT/INSERT/UPDATE/DELETE syntax.`,
-      ),
-    );
-  }
-  const out = result(type, kind, c, extra);
-  if (c.updatesOrDeletes > 0) out.hasWhere = !c.missingWhere;
-  out.needsRowEstimate = c.bulkWrites > 0;
-  return out;
+  return { ...result(type, kind, c, [...extra, ...partRisks(c)]), ...rowFacts(c) };
 }
-
-const EXECUTION_ONLY_RISKS = new Set(['locking_clause', 'data_modifying_cte', 'update_without_where', 'delete_without_where']);
 
 /**
  * EXPLAIN plans without running, so EXPLAIN of a query or DML statement is a read. EXPLAIN ANALYZE
@@ -337,25 +320,10 @@ function classifyExplain(node: Record<string, unknown>): Classification {
   if (inner === undefined) return result('ExplainStmt', 'utility', new Collector(), [risk('unrecognised_statement', RISK_MESSAGES.unrecognised_statement)]);
   const explained = classifyStatement(inner);
   const options = Array.isArray(node['options']) ? node['options'] : [];
-  const analyze = options.some((o) => explainOptionOn(o, 'analyze'));
-  if (analyze) {
-    return { ...explained, command: 'ExplainStmt', risks: [...explained.risks, risk('explain_analyze', RISK_MESSAGES.explain_analyze)] };
-  }
+  if (options.some((o) => explainOptionOn(o, 'analyze'))) return explainThatRuns(explained, 'ExplainStmt');
   const [innerType] = unwrapStatement(inner);
   if ((innerType === 'SelectStmt' || DML.has(innerType)) && (explained.kind === 'read' || explained.kind === 'write')) {
-    const tablesRead = [...explained.tablesRead];
-    const seen = new Set(tablesRead.map((t) => `${t.schema ?? ''}\u0000${t.name}`));
-    for (const t of explained.tablesWritten) addName(tablesRead, seen, t);
-    return {
-      command: 'ExplainStmt',
-      kind: 'read',
-      tablesRead,
-      tablesWritten: [],
-      functions: explained.functions,
-      operators: explained.operators,
-      risks: explained.risks.filter((r) => !EXECUTION_ONLY_RISKS.has(r.code)),
-      needsRowEstimate: false,
-    };
+    return { ...planOnlyExplain(explained, 'ExplainStmt'), operators: explained.operators };
   }
   return { ...explained, command: 'ExplainStmt' };
 }

@@ -38,14 +38,19 @@ export function checkSqlText(sql: string): void {
 export function checkParamCount(sql: string, params: readonly unknown[]): void {
   const wanted = placeholderCount(sql);
   if (wanted === params.length) return;
-  const placeholders = wanted === 1 ? '1 placeholder' : `${wanted} placeholders`;
-  const given = params.length === 1 ? '1 param given' : `${params.length} params given`;
   const fix =
     wanted === 0
       ? 'Remove "params", or use $1, $2, … in the SQL where the values go.'
       : `Send exactly ${wanted} value${wanted === 1 ? '' : 's'} in "params", one for each of $1…$${wanted}, in order.`;
-  throw new BrokerError('invalid_request', `The statement has ${placeholders}, ${given}. ${fix}`, {
-    reasons: [{ code: 'param_count_mismatch', message: `The statement has ${placeholders}, ${given}.` }],
-    details: { placeholders: wanted, params: params.length },
+  throw paramCountMismatch(wanted, params.length, fix);
+}
+
+/** The 400 `invalid_request` for `given` params to a statement with `wanted` placeholders; `fix` in the dialect's placeholders. */
+export function paramCountMismatch(wanted: number, given: number, fix: string): BrokerError {
+  const placeholders = wanted === 1 ? '1 placeholder' : `${wanted} placeholders`;
+  const givenText = given === 1 ? '1 param given' : `${given} params given`;
+  return new BrokerError('invalid_request', `The statement has ${placeholders}, ${givenText}. ${fix}`, {
+    reasons: [{ code: 'param_count_mismatch', message: `The statement has ${placeholders}, ${givenText}.` }],
+    details: { placeholders: wanted, params: given },
   });
 }

@@ -16,20 +16,15 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../helpers/mariadb.js';
+import { APPROVE, codesOf, DEMO_PLANTED, DEMO_SSNS, READ, redTeam, WRITE } from '../helpers/redteam.js';
 import { seedMysqlDemo, addMysqlDemoConnection, type RawDemoPolicy } from '../../src/local/demo-mysql.js';
 
 const missing = mysqlUnavailable();
 
-const CARDS = ['4111111111111111', '5500005555555559', '340000000000009', '6011000990139424', '4012888888881881'];
-const SSNS = ['123-45-6789', '234-56-7890', '345-67-8901', '456-78-9012', '567-89-0123'];
-const EMAILS = ['ada@example.com', 'alan@example.org', 'grace@example.net', 'edsger@example.nl', 'barbara@example.com'];
 /** a file only the database server could read (in its secure_file_priv directory) */
 const FILE_SECRET = 'qb-rt-file-secret-7c1d9e';
-const PLANTED = [...CARDS, ...SSNS, ...EMAILS, '4111 1111 1111 1111', '123456789', 'root:x:0:0', FILE_SECRET];
+const PLANTED = [...DEMO_PLANTED, 'root:x:0:0', FILE_SECRET];
 
-const READ = ['Query.Read'];
-const WRITE = ['Query.Write'];
-const APPROVE = ['Query.Approve'];
 /** a read profile on shop that allow-lists RAND() */
 const RAND = ['Shop.Rand'];
 /** a read profile on shop that allow-lists the planted stored functions */
@@ -41,12 +36,6 @@ const ENV = 'QB_TEST_MYSQL_URL';
 
 let my: TestMysql;
 let b: TestBroker;
-
-/** Planted values found anywhere in this (serialised) thing. */
-function planted(x: unknown): string[] {
-  const s = typeof x === 'string' ? x : JSON.stringify(x);
-  return PLANTED.filter((p) => s.includes(p));
-}
 
 /** Everything an attack could change, read as the superuser. */
 async function snapshot(): Promise<string> {
@@ -72,14 +61,13 @@ async function snapshot(): Promise<string> {
   return JSON.stringify({ tables, sums, sequences, columns, routines, triggers, events, users, grants, globals, files });
 }
 
+const rt = redTeam({ broker: () => b, snapshot, planted: PLANTED });
+const { planted, bearer } = rt;
+
 /** POST /api/query on shop; `{db}` in the SQL stands for the test database's (quoted) name. */
 async function shop(sql: string, roles: string[] = READ, sub = 'rt-agent', params?: unknown[]) {
   const text = sql.replaceAll('{db}', mysql.escapeId(my.database));
   return b.query({ connection: 'shop', sql: text, ...(params ? { params } : {}) }, roles, sub);
-}
-
-function codesOf(body: any): string[] {
-  return [body?.error?.code, ...((body?.error?.reasons ?? body?.reasons ?? []) as { code: string }[]).map((x) => x.code)].filter(Boolean);
 }
 
 interface Refusal {
@@ -97,51 +85,41 @@ interface Refusal {
 
 /** Send an attack; assert it is refused as expected, nothing planted came back, the database is unchanged. */
 async function expectRefused(a: Refusal): Promise<any> {
-  const before = await snapshot();
-  const logsBefore = b.logs.length;
-  const started = performance.now();
-  const r = await shop(a.sql, a.roles ?? READ, 'rt-agent', a.params);
-  const ms = performance.now() - started;
-  expect(Array.isArray(a.status) ? a.status : [a.status], JSON.stringify(r.body)).toContain(r.status);
-  if (a.code) {
-    const wanted = Array.isArray(a.code) ? a.code : [a.code];
-    expect(codesOf(r.body).some((c) => wanted.includes(c)), `wanted one of ${wanted.join(', ')}: ${JSON.stringify(r.body)}`).toBe(true);
-  }
-  if (a.maxMs !== undefined) expect(ms).toBeLessThan(a.maxMs);
-  expect(planted(r.body)).toEqual([]);
-  expect(planted(b.logs.slice(logsBefore).join('\n'))).toEqual([]);
-  expect(await snapshot()).toBe(before);
+  const r = await rt.attack(() => shop(a.sql, a.roles ?? READ, 'rt-agent', a.params), (r) => {
+    expect(Array.isArray(a.status) ? a.status : [a.status], JSON.stringify(r.body)).toContain(r.status);
+    if (a.code) {
+      const wanted = Array.isArray(a.code) ? a.code : [a.code];
+      expect(codesOf(r.body).some((c) => wanted.includes(c)), `wanted one of ${wanted.join(', ')}: ${JSON.stringify(r.body)}`).toBe(true);
+    }
+    if (a.maxMs !== undefined) expect(r.ms).toBeLessThan(a.maxMs);
+  });
   return r.body;
+}
+
+function expectColumnsMasked(body: any, maskedColumns: readonly number[]): void {
+  for (const i of maskedColumns) expect(body.columns[i]?.masked, `column ${i} of ${JSON.stringify(body.columns)}`).not.toBe(false);
 }
 
 /** An attack that may run but must come back masked (these columns flagged); the database is unchanged. */
 async function expectMasked(sql: string, maskedColumns: number[] = [], roles: string[] = READ): Promise<any> {
-  const before = await snapshot();
-  const logsBefore = b.logs.length;
-  const r = await shop(sql, roles);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(r.body.decision).toBe('allowed');
-  expect(planted(r.body)).toEqual([]);
-  expect(planted(b.logs.slice(logsBefore).join('\n'))).toEqual([]);
-  for (const i of maskedColumns) expect(r.body.columns[i]?.masked, `column ${i} of ${JSON.stringify(r.body.columns)}`).not.toBe(false);
-  expect(await snapshot()).toBe(before);
+  const r = await rt.attack(() => shop(sql, roles), (r) => {
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.decision).toBe('allowed');
+    expectColumnsMasked(r.body, maskedColumns);
+  });
   return r.body;
 }
 
 /** Masked as `expectMasked` says, or refused with this code (a stricter answer leaks nothing either). */
 async function expectMaskedOrRefused(sql: string, maskedColumns: number[], code: string): Promise<void> {
-  const before = await snapshot();
-  const logsBefore = b.logs.length;
-  const r = await shop(sql);
-  expect(planted(r.body)).toEqual([]);
-  expect(planted(b.logs.slice(logsBefore).join('\n'))).toEqual([]);
-  if (r.status === 200) {
-    for (const i of maskedColumns) expect(r.body.columns[i]?.masked, `column ${i} of ${JSON.stringify(r.body.columns)}`).not.toBe(false);
-  } else {
-    expect([400, 403, 422], JSON.stringify(r.body)).toContain(r.status);
-    expect(codesOf(r.body), JSON.stringify(r.body)).toContain(code);
-  }
-  expect(await snapshot()).toBe(before);
+  await rt.attack(() => shop(sql), (r) => {
+    if (r.status === 200) {
+      expectColumnsMasked(r.body, maskedColumns);
+    } else {
+      expect([400, 403, 422], JSON.stringify(r.body)).toContain(r.status);
+      expect(codesOf(r.body), JSON.stringify(r.body)).toContain(code);
+    }
+  });
 }
 
 /** Held for a human: 202, the reason code, nothing changed, the request pending. */
@@ -158,13 +136,30 @@ async function expectHeld(sql: string, code: string | string[]): Promise<any> {
   return r.body;
 }
 
+/** Each statement refused (400 or 403), the database unchanged after each. */
+async function expectEachRefused(sqls: readonly string[]): Promise<void> {
+  for (const sql of sqls) {
+    const before = await snapshot();
+    const r = await shop(sql);
+    expect([400, 403], `${sql}: ${JSON.stringify(r.body)}`).toContain(r.status);
+    expect(await snapshot(), sql).toBe(before);
+  }
+}
+
+/** How many statements whose text holds `marker` still run on the server, after waiting up to 5 s for none. */
+async function stillRunning(marker: string): Promise<number> {
+  let left = 1;
+  for (let i = 0; i < 50 && left > 0; i++) {
+    const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()", [`%${marker}%`]);
+    left = Number(row!.n);
+    if (left > 0) await new Promise((res) => setTimeout(res, 100));
+  }
+  return left;
+}
+
 async function lockIsFree(name: string): Promise<boolean> {
   const [row] = await my.rootQuery<{ f: number }>('select is_free_lock(?) as f', [name]);
   return Number(row!.f) === 1;
-}
-
-async function bearer(roles: string[], sub: string, idtyp: 'app' | 'user' = 'app'): Promise<string> {
-  return `Bearer ${await b.token({ sub, roles, idtyp, name: `RT ${sub}` })}`;
 }
 
 async function pollStatus(requestId: string, auth: string, until: (s: string) => boolean): Promise<any> {
@@ -220,7 +215,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
 
   it('the premise: the superuser sees the planted values, the broker answers on shop', async () => {
     const rows = await my.rootQuery<{ ssn: string; card_number: string }>('select ssn, card_number from customers order by id');
-    expect(rows.map((r) => r.ssn)).toEqual(SSNS);
+    expect(rows.map((r) => r.ssn)).toEqual(DEMO_SSNS);
     const r = await shop('select id, name from customers order by id');
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.rows).toHaveLength(5);
@@ -417,12 +412,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
     });
 
     it('refuses sequence access in a read (NEXT VALUE FOR, NEXTVAL, SETVAL, PREVIOUS VALUE FOR) and the sequence does not move', async () => {
-      for (const sql of ['SELECT NEXT VALUE FOR rt_seq', 'SELECT NEXTVAL(rt_seq)', 'SELECT SETVAL(rt_seq, 1000)', 'SELECT PREVIOUS VALUE FOR rt_seq', 'SELECT id FROM orders WHERE id = NEXT VALUE FOR rt_seq']) {
-        const before = await snapshot();
-        const r = await shop(sql);
-        expect([400, 403], `${sql}: ${JSON.stringify(r.body)}`).toContain(r.status);
-        expect(await snapshot(), sql).toBe(before);
-      }
+      await expectEachRefused(['SELECT NEXT VALUE FOR rt_seq', 'SELECT NEXTVAL(rt_seq)', 'SELECT SETVAL(rt_seq, 1000)', 'SELECT PREVIOUS VALUE FOR rt_seq', 'SELECT id FROM orders WHERE id = NEXT VALUE FOR rt_seq']);
     });
 
     it('an allow-listed stored function that takes a named lock leaves no lock behind', async () => {
@@ -804,7 +794,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       // strict mode: the ALTER fails on '123-45-6789' and the column keeps its type and values
       expect(done.state).toBe('failed');
       const rows = await my.rootQuery<{ ssn: string }>('select ssn from customers order by id');
-      expect(rows.map((x) => x.ssn)).toEqual(SSNS);
+      expect(rows.map((x) => x.ssn)).toEqual(DEMO_SSNS);
     });
   });
 
@@ -852,13 +842,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect(r.body.error.code).toBe('query_timeout');
       expect(ms).toBeLessThan(10_000);
       // Nothing of it keeps running on the server.
-      let left = 1;
-      for (let i = 0; i < 50 && left > 0; i++) {
-        const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like '%qb_rt_heavy%' and id <> connection_id()");
-        left = Number(row!.n);
-        if (left > 0) await new Promise((res) => setTimeout(res, 100));
-      }
-      expect(left).toBe(0);
+      expect(await stillRunning('qb_rt_heavy')).toBe(0);
     });
 
     it('the time limit holds after every SET refused above (a read of 3 s is cut at 1 s)', async () => {
@@ -870,12 +854,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
 
   describe('MariaDB specials: compound statements, diagnostics of earlier statements, runaway recursion, lock waits', () => {
     it('refuses BEGIN NOT ATOMIC … END (procedural code outside a stored program)', async () => {
-      for (const sql of ['BEGIN NOT ATOMIC DELETE FROM orders; END', 'BEGIN NOT ATOMIC SELECT 1; END', 'BEGIN NOT ATOMIC END']) {
-        const before = await snapshot();
-        const r = await shop(sql);
-        expect([400, 403], `${sql}: ${JSON.stringify(r.body)}`).toContain(r.status);
-        expect(await snapshot(), sql).toBe(before);
-      }
+      await expectEachRefused(['BEGIN NOT ATOMIC DELETE FROM orders; END', 'BEGIN NOT ATOMIC SELECT 1; END', 'BEGIN NOT ATOMIC END']);
     });
 
     it('warnings and errors of earlier statements (which quote values) cannot be read back', async () => {
@@ -899,13 +878,7 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
       expect([200, 408, 422], JSON.stringify(r.body)).toContain(r.status);
       if (r.status === 200) expect(Number(r.body.rows[0][0])).toBeLessThan(1_000_000_000);
       expect(performance.now() - started).toBeLessThan(10_000);
-      let left = 1;
-      for (let i = 0; i < 50 && left > 0; i++) {
-        const [row] = await my.rootQuery<{ n: number }>("select count(*) as n from information_schema.processlist where info like '%qb_rt_runaway%' and id <> connection_id()");
-        left = Number(row!.n);
-        if (left > 0) await new Promise((res) => setTimeout(res, 100));
-      }
-      expect(left).toBe(0);
+      expect(await stillRunning('qb_rt_runaway')).toBe(0);
     });
 
     it('a write that waits for a row lock gives up at the lock timeout, changes nothing and frees its connection', async () => {

@@ -11,15 +11,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, generateKeyPairSync, createSign } from 'node:crypto';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-
-const CARDS = ['4111111111111111', '5500005555555559', '340000000000009', '6011000990139424', '4012888888881881'];
-const SSNS = ['123-45-6789', '234-56-7890', '345-67-8901', '456-78-9012', '567-89-0123'];
-const EMAILS = ['ada@example.com', 'alan@example.org', 'grace@example.net', 'edsger@example.nl', 'barbara@example.com'];
-const PLANTED = [...CARDS, ...SSNS, ...EMAILS, '4111 1111 1111 1111', '123456789'];
-
-const READ = ['Query.Read'];
-const WRITE = ['Query.Write'];
-const APPROVE = ['Query.Approve'];
+import { APPROVE, codesOf, DEMO_PLANTED, READ, redTeam, WRITE } from '../helpers/redteam.js';
 
 let b: TestBroker;
 
@@ -27,12 +19,6 @@ beforeAll(async () => {
   b = await startTestBroker();
 });
 afterAll(async () => b?.close());
-
-/** Planted values found anywhere in this (serialised) thing. */
-function planted(x: unknown): string[] {
-  const s = typeof x === 'string' ? x : JSON.stringify(x);
-  return PLANTED.filter((p) => s.includes(p));
-}
 
 /** A digest of every row of every demo table, read as the superuser. */
 async function snapshot(): Promise<string> {
@@ -43,9 +29,8 @@ async function snapshot(): Promise<string> {
   return `${r.rows[0]!.c}/${r.rows[0]!.o}`;
 }
 
-async function bearer(roles: string[], sub: string, idtyp: 'app' | 'user' = 'app'): Promise<string> {
-  return `Bearer ${await b.token({ sub, roles, idtyp, name: `RT ${sub}` })}`;
-}
+const rt = redTeam({ broker: () => b, snapshot, planted: DEMO_PLANTED });
+const { planted, bearer } = rt;
 
 async function jsonFetch(path: string, init: RequestInit & { auth?: string } = {}): Promise<{ status: number; body: any; text: string }> {
   const headers = new Headers(init.headers);
@@ -75,27 +60,18 @@ interface Refusal {
 
 /** Send an attack; assert it is refused as expected, nothing planted came back, the database is unchanged. */
 async function expectRefused(a: Refusal): Promise<any> {
-  const before = await snapshot();
-  const logsBefore = b.logs.length;
-  const r = await b.query({ connection: 'sales', sql: a.sql, ...(a.params ? { params: a.params } : {}) }, a.roles ?? READ, 'rt-agent');
-  expect(r.status, JSON.stringify(r.body)).toBe(a.status);
-  if (a.code) {
-    const codes = [r.body?.error?.code, ...((r.body?.error?.reasons ?? []) as { code: string }[]).map((x) => x.code)];
-    expect(codes, JSON.stringify(r.body)).toContain(a.code);
-  }
-  expect(planted(r.body)).toEqual([]);
-  expect(planted(b.logs.slice(logsBefore).join('\n'))).toEqual([]);
-  expect(await snapshot()).toBe(before);
+  const send = () => b.query({ connection: 'sales', sql: a.sql, ...(a.params ? { params: a.params } : {}) }, a.roles ?? READ, 'rt-agent');
+  const r = await rt.attack(send, (r) => {
+    expect(r.status, JSON.stringify(r.body)).toBe(a.status);
+    if (a.code) expect(codesOf(r.body), JSON.stringify(r.body)).toContain(a.code);
+  });
   return r.body;
 }
 
 /** Send an attack that is allowed to run but must come back masked; the database is unchanged. */
 async function expectMasked(sql: string, roles: string[] = READ): Promise<any> {
-  const before = await snapshot();
-  const r = await b.query({ connection: 'sales', sql }, roles, 'rt-agent');
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(planted(r.body)).toEqual([]);
-  expect(await snapshot()).toBe(before);
+  const send = () => b.query({ connection: 'sales', sql }, roles, 'rt-agent');
+  const r = await rt.attack(send, (r) => expect(r.status, JSON.stringify(r.body)).toBe(200), { logs: false });
   return r.body;
 }
 

@@ -16,16 +16,17 @@ import mariadbParser from 'node-sql-parser/build/mariadb.js';
 import { BrokerError } from '../../errors.js';
 import type { QualifiedName, StatementKind } from '../../sql/types.js';
 import { RISK_MESSAGES, risk, type Risk } from '../../sql/risks.js';
-import { sqlHash, DEFAULT_MAX_SQL_LENGTH, type AnalyzeOptions } from '../../sql/analyze.js';
-import { LruCache } from '../../sql/lru.js';
+import { sqlHash } from '../../sql/analyze.js';
+import { AnalysisCache, type AnalyzeOptions } from '../../sql/analysis-cache.js';
+import { explainThatRuns, planOnlyExplain } from '../../sql/explain.js';
+import { paramCountMismatch } from '../../sql/placeholders.js';
+import { partRisks, readOrWrite, rowFacts } from '../../sql/query-kind.js';
 import type { MysqlAnalysis } from './types.js';
 import { scanMysql, identifierName, type Token } from './lexer.js';
 import { statementFamily, type Family, type QueryStatement } from './statements.js';
 import { forbiddenMysqlFunctionRisk, LEXICALLY_WATCHED_FUNCTIONS } from './functions.js';
 
-/** Statements longer than this are analysed but not cached (they are rare and would crowd the cache). */
-const MAX_CACHED_LENGTH = 16 * 1024;
-const cache = new LruCache<string, MysqlAnalysis>(2000);
+const cache = new AnalysisCache<MysqlAnalysis>();
 
 const parsers = [
   { parser: new mysqlParser.Parser(), database: 'MySQL' },
@@ -41,19 +42,16 @@ type Classification = Pick<MysqlAnalysis, 'command' | 'kind' | 'tablesRead' | 't
  * Throws BrokerError `sql_too_long`, `sql_parse_error`, `multiple_statements` or `invalid_request` (NUL).
  */
 export function analyzeMysql(sql: string, options: AnalyzeOptions = {}): MysqlAnalysis {
-  const maxLength = options.maxLength ?? DEFAULT_MAX_SQL_LENGTH;
-  if (sql.length > maxLength) {
-    throw new BrokerError('sql_too_long', `The SQL is ${sql.length} characters long; the limit is ${maxLength}. Send a shorter statement (use parameters instead of long literals).`);
-  }
-  const cached = cache.get(sql);
-  if (cached !== undefined) return cached;
+  return cache.analyze(sql, options, scanAndClassify);
+}
 
+function scanAndClassify(sql: string): MysqlAnalysis {
   const scan = scanMysql(sql);
   const c = classifyTokens(scan.tokens, scan.parserText);
   const relations: QualifiedName[] = [];
   const seen = new Set<string>();
   for (const t of [...c.tablesRead, ...c.tablesWritten]) addName(relations, seen, t);
-  const analysis: MysqlAnalysis = {
+  return {
     engine: 'mysql',
     sqlHash: sqlHash(sql),
     command: c.command,
@@ -69,22 +67,14 @@ export function analyzeMysql(sql: string, options: AnalyzeOptions = {}): MysqlAn
     placeholders: scan.placeholders,
     root: c.root,
   };
-  deepFreeze(analysis);
-  if (sql.length <= MAX_CACHED_LENGTH) cache.set(sql, analysis);
-  return analysis;
 }
 
 /** Refuse a request whose params do not match the statement's `?` placeholders (400 `invalid_request`). */
 export function checkMysqlParams(sql: string, params: readonly unknown[]): void {
   const wanted = scanMysql(sql).placeholders;
   if (wanted === params.length) return;
-  const placeholders = wanted === 1 ? '1 placeholder' : `${wanted} placeholders`;
-  const given = params.length === 1 ? '1 param given' : `${params.length} params given`;
   const fix = wanted === 0 ? 'Remove "params", or use ? in the SQL where the values go.' : `Send exactly ${wanted} value${wanted === 1 ? '' : 's'} in "params", one for each ?, in order.`;
-  throw new BrokerError('invalid_request', `The statement has ${placeholders}, ${given}. ${fix}`, {
-    reasons: [{ code: 'param_count_mismatch', message: `The statement has ${placeholders}, ${given}.` }],
-    details: { placeholders: wanted, params: params.length },
-  });
+  throw paramCountMismatch(wanted, params.length, fix);
 }
 
 /** For tests and benchmarks: forget every cached analysis. */
@@ -191,24 +181,10 @@ function classifyExplain(family: { inner: number; analyze: boolean }, tokens: re
   const innerFamily = statementFamily(innerTokens);
   if (innerFamily.family !== 'query') return { ...empty('explain', 'utility'), risks: [risk('unrecognised_statement', RISK_MESSAGES.unrecognised_statement)], root: null };
   const inner = classifyTokens(innerTokens, text);
-  if (family.analyze) return { ...inner, command: 'explain', risks: [...inner.risks, risk('explain_analyze', 'EXPLAIN ANALYZE (and MariaDB\'s ANALYZE <statement>) executes the statement it explains; it is judged as that statement. Use EXPLAIN without ANALYZE to see the plan without running it.')] };
+  if (family.analyze) return explainThatRuns(inner, 'explain', 'EXPLAIN ANALYZE (and MariaDB\'s ANALYZE <statement>) executes the statement it explains; it is judged as that statement. Use EXPLAIN without ANALYZE to see the plan without running it.');
   if (inner.kind !== 'read' && inner.kind !== 'write') return { ...inner, command: 'explain' };
-  const tablesRead = [...inner.tablesRead];
-  const seen = new Set(tablesRead.map(nameKey));
-  for (const t of inner.tablesWritten) addName(tablesRead, seen, t);
-  return {
-    command: 'explain',
-    kind: 'read',
-    tablesRead,
-    tablesWritten: [],
-    functions: inner.functions,
-    risks: inner.risks.filter((r) => !EXECUTION_ONLY_RISKS.has(r.code)),
-    needsRowEstimate: false,
-    root: inner.root,
-  };
+  return { ...planOnlyExplain(inner, 'explain'), root: inner.root };
 }
-
-const EXECUTION_ONLY_RISKS = new Set(['locking_clause', 'data_modifying_cte', 'update_without_where', 'delete_without_where']);
 
 type ParseResult = { ok: true; ast: Record<string, unknown> } | { ok: false; count: number; offset: number | undefined };
 
@@ -255,32 +231,8 @@ function classifyQuery(statement: QueryStatement, text: string, start: number): 
   }
   walkTree(ast, c, true);
   const extra: Risk[] = [];
-  let kind: StatementKind;
-  if (c.outfile) {
-    kind = 'utility';
-  } else if (c.intoVariables) {
-    kind = 'session';
-  } else if (c.writes > 0) {
-    kind = 'write';
-  } else if (c.locking) {
-    kind = 'write';
-    extra.push(risk('locking_clause', RISK_MESSAGES.locking_clause));
-  } else {
-    kind = 'read';
-  }
-  if (c.nestedWrites > 0) extra.push(risk('data_modifying_cte', RISK_MESSAGES.data_modifying_cte));
-  if (c.unrecognised.size > 0) {
-    extra.push(
-      risk(
-        'unrecognised_construct',
-        `The statement uses constructs the broker does not recognise (${[...c.unrecognised].sort().join(', ')}), so it is refused (fail closed). Rewrite it with plain SELECT/INSERT/UPDATE/DELETE syntax.`,
-      ),
-    );
-  }
-  const out: Classification = { ...c.result(type, kind), risks: [...c.risks, ...extra], root: ast };
-  if (c.updatesOrDeletes > 0) out.hasWhere = !c.missingWhere;
-  out.needsRowEstimate = c.bulkWrites > 0;
-  return out;
+  const kind: StatementKind = c.outfile ? 'utility' : c.intoVariables ? 'session' : readOrWrite(c, extra);
+  return { ...c.result(type, kind), risks: [...c.risks, ...extra, ...partRisks(c)], root: ast, ...rowFacts(c) };
 }
 
 function empty(command: string, kind: StatementKind): Omit<Classification, 'root'> {
@@ -616,14 +568,4 @@ function dedupeRisks<R extends { code: string; message: string }>(risks: readonl
     seen.add(key);
     return true;
   });
-}
-
-function deepFreeze(root: object): void {
-  const stack: object[] = [root];
-  while (stack.length > 0) {
-    const o = stack.pop()!;
-    if (Object.isFrozen(o)) continue;
-    Object.freeze(o);
-    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) stack.push(v);
-  }
 }

@@ -16,8 +16,9 @@
 import type { Reason } from '../../errors.js';
 import type { MaskerName } from '../../policy/schema.js';
 import type { ColumnKey, Lineage } from '../../masking/types.js';
-import { alsoKnownAs, changed, columnValue, derived, eitherOf, grown, maskedSources, NO_SOURCES, weightOf } from '../../masking/lineage/algebra.js';
-import { countIsClear, fallibleMessage, inferenceMessage, MAX_WEIGHT, placeOf, REFUSED_FLOWS, writeIsSafe, writeMessage, type FlowName } from '../../masking/rules/index.js';
+import { MaskedFlowFindings } from '../../masking/lineage/findings.js';
+import { alsoKnownAs, changed, columnValue, derived, eitherOf, grown, NO_SOURCES, weightOf } from '../../masking/lineage/algebra.js';
+import { countIsClear, MAX_WEIGHT, type FlowName } from '../../masking/rules/index.js';
 import {
   isNumberLiteral,
   isStringLiteral,
@@ -157,25 +158,13 @@ function boundedClear(node: unknown): boolean {
   return true;
 }
 
-export class MysqlLineageWalker {
-  private readonly reasons: Reason[] = [];
-  private readonly reasonKeys = new Set<string>();
-  private unknownUsed = false;
-  /** inside a view definition: its author is trusted, its clauses are not the agent's */
-  private trusted = 0;
-  private readonly unknown: Lineage;
+export class MysqlLineageWalker extends MaskedFlowFindings<MysqlLineageEnv> {
   private readonly viewColumns = new Map<MysqlRelation, MysqlColumn[]>();
   private readonly viewStack: MysqlRelation[] = [];
   /** inside a data-change statement, where strict mode turns conversion warnings into errors */
   private writing = 0;
   /** inside INSERT … ON DUPLICATE KEY UPDATE: what VALUES(col) holds, by lower-case column */
   private inserted: Map<string, Lineage> | undefined;
-
-  constructor(private readonly env: MysqlLineageEnv) {
-    const all = new Set(env.relationColumns);
-    for (const k of env.rules.keys()) all.add(k);
-    this.unknown = { sources: all, identity: false };
-  }
 
   trace(root: AstNode): MysqlStatementLineage {
     const shape = this.statement(root, undefined);
@@ -188,55 +177,11 @@ export class MysqlLineageWalker {
     return this.relationColumns(rel);
   }
 
-  // ---- findings --------------------------------------------------------------------------------
-
-  private failClosed(): Lineage {
-    this.unknownUsed = true;
-    return this.unknown;
-  }
-
-  private masked(l: Lineage): ColumnKey[] {
-    return maskedSources(l, this.env.rules);
-  }
-
-  private refuse(flow: FlowName, l: Lineage, detail1?: string | number, detail2?: string | number, detail3?: string | number): void {
-    if (this.trusted > 0) return;
-    const cols = this.masked(l);
-    if (cols.length === 0) return;
-    cols.sort();
-    const { code } = REFUSED_FLOWS[flow];
-    const place = placeOf(flow, [detail1 ?? '', detail2 ?? '', detail3 ?? '']);
-    const key = `${code}|${place}|${cols.join(', ')}`;
-    if (this.reasonKeys.has(key)) return;
-    this.reasonKeys.add(key);
-    if (code === 'masked_column_in_predicate') this.reasons.push({ code, message: inferenceMessage(cols, place) });
-    else {
-      const untraced = this.unknownUsed && [...this.unknown.sources].every((k) => l.sources.has(k));
-      this.reasons.push({ code, message: fallibleMessage(cols, place, untraced) });
-    }
-  }
-
-  private guardWrite(value: Lineage, target: { label: string; lineage: Lineage }): void {
-    if (this.trusted > 0) return;
-    const cols = this.masked(value);
-    if (cols.length === 0) return;
-    const targetMaskers = this.masked(target.lineage).map((k) => this.env.rules.get(k)!);
-    if (writeIsSafe({ identity: value.identity, maskers: cols.map((k) => this.env.rules.get(k)!) }, targetMaskers)) return;
-    cols.sort();
-    const key = `w|${target.label}|${cols.join(', ')}`;
-    if (this.reasonKeys.has(key)) return;
-    this.reasonKeys.add(key);
-    this.reasons.push({ code: 'masked_column_in_write', message: writeMessage(cols, target.label) });
-  }
+  // ---- findings (refuse, guardWrite, bounded, failClosed: in MaskedFlowFindings) ---------------
 
   private predicate(n: unknown, scope: Scope, flow: FlowName): void {
     if (n === undefined || n === null) return;
     this.refuse(flow, this.expr(n, scope));
-  }
-
-  private bounded(l: Lineage, what: string): Lineage {
-    if (weightOf(l) > MAX_WEIGHT) this.refuse('sizeWeight', l, what, weightOf(l), MAX_WEIGHT);
-    return l;
   }
 
   // ---- statements ------------------------------------------------------------------------------
@@ -286,10 +231,6 @@ export class MysqlLineageWalker {
         this.failClosed();
         return undefined;
     }
-  }
-
-  private guardShapeWrite(shape: MysqlShape, label: string): void {
-    for (const c of shape.columns ?? [{ name: '', lineage: shape.whole, certainName: false }]) this.guardWrite(c.lineage, { label, lineage: NO_SOURCES });
   }
 
   /** The table a write changes: its columns as lineage (the target's own masking decides what a copy may be). */

@@ -283,16 +283,6 @@ export abstract class ExpressionWalker extends LineageFindings {
     return this.bounded(growth > 1 ? grown(out, growth) : out, `${fname}()`);
   }
 
-  /**
-   * Refuse a value that may hold too many copies of masked bytes (nested concatenations, escaping):
-   * amplified, its size would reach the server's 1 GB limit, or its time the statement timeout,
-   * depending on how long the masked value is.
-   */
-  protected bounded(l: Lineage, what: string): Lineage {
-    if (weightOf(l) > MAX_WEIGHT) this.refuse('sizeWeight', l, what, weightOf(l), MAX_WEIGHT);
-    return l;
-  }
-
   protected subLink(s: SubLink, scope: Scope): Lineage {
     const sub = unwrap(s.subselect);
     const shape = sub && sub[0] === 'SelectStmt' ? this.select(sub[1] as SelectStmt, scope, scope) : { columns: undefined, whole: this.failClosed() };

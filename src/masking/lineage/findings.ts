@@ -1,41 +1,41 @@
 /**
- * The walker's state and findings: where a value that carries a masked column flows somewhere the
+ * The walkers' state and findings: where a value that carries a masked column flows somewhere the
  * rules (../rules/) refuse, a reason is recorded; whatever cannot be traced gets the fail-closed
- * lineage. The walk itself is split by the part of a statement it reads:
+ * lineage. MaskedFlowFindings is what both engines' walkers share (the MySQL walker,
+ * src/engine/mysql/masking-walker.ts, extends it); LineageFindings is PostgreSQL's, whose walk is
+ * split by the part of a statement it reads:
  *   expressions.ts → from.ts → queries.ts → walker.ts (statements and writes),
  * each extending the one before; the methods a part needs from a later one are declared here.
  */
 import type { Node, SelectStmt } from '@pgsql/types';
 import type { Reason } from '../../errors.js';
-import { fallibleMessage, inferenceMessage, placeOf, REFUSED_FLOWS, writeIsSafe, writeMessage, type FlowName } from '../rules/index.js';
+import type { MaskerName } from '../../policy/schema.js';
+import { fallibleMessage, inferenceMessage, MAX_WEIGHT, placeOf, REFUSED_FLOWS, writeIsSafe, writeMessage, type FlowName } from '../rules/index.js';
 import type { ColumnKey, Lineage } from '../types.js';
-import { maskedSources } from './algebra.js';
+import { maskedSources, NO_SOURCES, weightOf } from './algebra.js';
 import type { LineageEnv, Scope, Shape } from './scope.js';
 
-export abstract class LineageFindings {
+/** What the findings need of an engine's lineage environment. */
+export interface MaskedFlowEnv {
+  rules: ReadonlyMap<ColumnKey, MaskerName>;
+  /** every column of every relation the statement (and its views) names */
+  relationColumns: ReadonlySet<ColumnKey>;
+}
+
+/** Reasons found so far, de-duplicated, and the fail-closed lineage; the same for every engine. */
+export abstract class MaskedFlowFindings<E extends MaskedFlowEnv> {
   protected readonly reasons: Reason[] = [];
   private readonly reasonKeys = new Set<string>();
   protected unknownUsed = false;
-  /** inside a view definition: its author is trusted, its predicates are not the agent's */
+  /** inside a view definition: its author is trusted, its clauses are not the agent's */
   protected trusted = 0;
   private readonly unknown: Lineage;
-  protected readonly viewShapes = new Map<number, Shape>();
 
-  constructor(protected readonly env: LineageEnv) {
+  constructor(protected readonly env: E) {
     const all = new Set(env.relationColumns);
     for (const k of env.rules.keys()) all.add(k);
     this.unknown = { sources: all, identity: false };
   }
-
-  // ---- implemented by the later parts of the walk ----------------------------------------------
-
-  abstract expr(n: Node | undefined, scope: Scope): Lineage;
-  protected abstract statement(root: Node, scope: Scope | undefined): Shape | undefined;
-  protected abstract select(stmt: SelectStmt, parent: Scope | undefined, cteParent: Scope | undefined): Shape;
-  protected abstract expandStar(qualifier: string[], scope: Scope): Shape;
-  protected abstract resolvesAsColumn(name: string, scope: Scope): boolean;
-
-  // ---- findings --------------------------------------------------------------------------------
 
   protected failClosed(): Lineage {
     this.unknownUsed = true;
@@ -44,15 +44,6 @@ export abstract class LineageFindings {
 
   protected masked(l: Lineage): ColumnKey[] {
     return maskedSources(l, this.env.rules);
-  }
-
-  /**
-   * A masked array column is in `l`: array constructors, `||` and array_agg fail when sub-arrays
-   * differ in length, so on such a value they are an oracle on its length.
-   */
-  protected maskedArray(l: Lineage): boolean {
-    const arrays = this.env.arrayColumns;
-    return arrays !== undefined && arrays.size > 0 && this.masked(l).some((k) => arrays.has(k));
   }
 
   /**
@@ -91,6 +82,44 @@ export abstract class LineageFindings {
     if (this.reasonKeys.has(key)) return;
     this.reasonKeys.add(key);
     this.reasons.push({ code: 'masked_column_in_write', message: writeMessage(cols, target.label) });
+  }
+
+  /**
+   * Refuse a value that may hold too many copies of masked bytes (nested concatenations, escaping):
+   * amplified, its size would reach the server's limit (PostgreSQL's 1 GB, MySQL's
+   * max_allowed_packet), or its time the statement timeout, depending on how long the masked value is.
+   */
+  protected bounded(l: Lineage, what: string): Lineage {
+    if (weightOf(l) > MAX_WEIGHT) this.refuse('sizeWeight', l, what, weightOf(l), MAX_WEIGHT);
+    return l;
+  }
+
+  /** Guard every output column of a query written into a new table or view. */
+  protected guardShapeWrite(shape: { columns: readonly { lineage: Lineage }[] | undefined; whole: Lineage }, label: string): void {
+    for (const c of shape.columns ?? [{ lineage: shape.whole }]) this.guardWrite(c.lineage, { label, lineage: NO_SOURCES });
+  }
+}
+
+export abstract class LineageFindings extends MaskedFlowFindings<LineageEnv> {
+  protected readonly viewShapes = new Map<number, Shape>();
+
+  // ---- implemented by the later parts of the walk ----------------------------------------------
+
+  abstract expr(n: Node | undefined, scope: Scope): Lineage;
+  protected abstract statement(root: Node, scope: Scope | undefined): Shape | undefined;
+  protected abstract select(stmt: SelectStmt, parent: Scope | undefined, cteParent: Scope | undefined): Shape;
+  protected abstract expandStar(qualifier: string[], scope: Scope): Shape;
+  protected abstract resolvesAsColumn(name: string, scope: Scope): boolean;
+
+  // ---- findings --------------------------------------------------------------------------------
+
+  /**
+   * A masked array column is in `l`: array constructors, `||` and array_agg fail when sub-arrays
+   * differ in length, so on such a value they are an oracle on its length.
+   */
+  protected maskedArray(l: Lineage): boolean {
+    const arrays = this.env.arrayColumns;
+    return arrays !== undefined && arrays.size > 0 && this.masked(l).some((k) => arrays.has(k));
   }
 
   /** An expression in a place that decides rows, order or branches. */

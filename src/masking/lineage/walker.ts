@@ -82,9 +82,6 @@ export class LineageWalker extends QueryWalker {
     }
   }
 
-  protected guardShapeWrite(shape: Shape, label: string): void {
-    for (const c of shape.columns ?? [{ name: '', lineage: shape.whole, certainName: false }]) this.guardWrite(c.lineage, { label, lineage: NO_SOURCES });
-  }
   // ---- writes --------------------------------------------------------------------------------
 
   /** The table a write changes (never a CTE of the same name). */

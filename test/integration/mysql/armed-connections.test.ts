@@ -242,6 +242,23 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
     expect(again.id).not.toBe(first.id);
   });
 
+  it('a read connection the server closes while it sits armed (idle_transaction_timeout) is replaced: the next read works', async () => {
+    // The session reset takes the server's value again, so it stays set while the connection sits.
+    await my.rootQuery('set global idle_transaction_timeout = 1');
+    try {
+      const h = await handle('read', 'qb_armed_read');
+      const first = await session(h);
+      await h.settled();
+      expect(await eventually(async () => !(await sessionsOf(login.user)).includes(Number(first.id)))).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+      const next = await session(h);
+      expect(next).toMatchObject({ tx: '1', ro: '1', role: 'qb_armed_read' });
+      expect(next.id).not.toBe(first.id);
+    } finally {
+      await my.rootQuery('set global idle_transaction_timeout = 0');
+    }
+  });
+
   it('end() waits for the reset in flight and leaves no session on the server', async () => {
     const h = await handle('read', 'qb_armfail_role', credentialsOf(armFail.user, armFail.password));
     const s = await session(h);

@@ -101,12 +101,13 @@ export interface MysqlPoolOptions {
 export const SQL_MODE = 'STRICT_ALL_TABLES,ONLY_FULL_GROUP_BY,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
 /**
- * The one SET a connection is armed with (and a use that needs other settings starts with): time limits (MariaDB `max_statement_time` in
- * seconds for every statement; MySQL 8 `max_execution_time` in ms, which bounds SELECTs only), lock
- * waits (row locks, metadata locks; whole seconds, at least 1), the sql_mode above, utf8mb4 results,
- * autocommit, the session's default access mode (read-only for reads, besides the explicit
- * READ ONLY transaction), and for reads a server-side row cap (`sql_select_limit`; an explicit
- * LIMIT in the statement wins over it, so the executor also stops reading at the cap).
+ * The one SET a connection is armed with (and a use that needs other settings starts with): time
+ * limits (MariaDB `max_statement_time` in seconds for every statement; MySQL 8 `max_execution_time`
+ * in ms, which bounds SELECTs only), lock waits (row locks, metadata locks; whole seconds, at
+ * least 1), the sql_mode above, utf8mb4 results, autocommit, the session's default access mode
+ * (read-only for reads, besides the explicit READ ONLY transaction), and for reads a server-side
+ * row cap (`sql_select_limit`; an explicit LIMIT in the statement wins over it, so the executor
+ * also stops reading at the cap).
  */
 export function sessionSettingsSql(flavor: MysqlFlavor, limits: MysqlSessionLimits, mode: ExecutionMode, selectLimit?: number): string {
   const lockSeconds = Math.max(1, Math.ceil(limits.lockTimeoutMs / 1000));

@@ -20,7 +20,8 @@
  * Pre-armed connections: a pooled connection is idle *armed* for its pool's profile. After a use it
  * is reset and then armed again — the session settings, `SET ROLE` for the profile's dbRole, `USE`
  * of the default database, and for a read pool `START TRANSACTION READ ONLY` — before the pool may
- * hand it out again; all of it after the statement's result was handed over, off the latency path.
+ * hand it out again; all of it after the statement's result was handed over, off the latency path,
+ * and pipelined (the reset and the arming statements in one socket write, answers read in order).
  * So a read sends its statement alone (plus `sql_select_limit` when its row cap differs from the
  * one the connection has), and the read-only transaction ends with the reset (a rollback). A
  * connection whose reset or arming fails (or takes longer than RECYCLE_TIMEOUT_MS) is destroyed,
@@ -33,6 +34,7 @@
  * read the broker's files), `mysql_clear_password` only over TLS (Entra tokens), `resetOnRelease`
  * off (the reset is ours, before arming: the driver's would undo the arming).
  */
+import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import mysql from 'mysql2';
 import { BrokerError } from '../../errors.js';
@@ -336,16 +338,104 @@ function lifeOf(handle: MysqlHandle): PoolLife {
   return life;
 }
 
-/**
- * Arm a clean session for the handle's pool: its settings (the row cap the pool's last user asked
- * for, on read pools), role and database, and on a read pool an open READ ONLY transaction.
- */
-async function armSession(conn: mysql.PoolConnection, handle: MysqlHandle, life: PoolLife): Promise<ArmedSession> {
+/** The statements that arm a clean session for the handle's pool, in order, and what they arm. */
+function armingOf(handle: MysqlHandle, life: PoolLife): { statements: string[]; armed: ArmedSession } {
   const read = handle.mode === 'read';
   const selectLimit = read ? life.selectLimit : undefined;
-  await startMysqlSession(conn, handle, handle.mode, selectLimit);
-  if (read) await queryRows(conn, 'START TRANSACTION READ ONLY');
-  return { access: handle.mode, selectLimit, readOnlyTransaction: read };
+  const statements = [sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, handle.mode, selectLimit)];
+  if (handle.role !== undefined) statements.push(`SET ROLE ${quoteIdent(handle.role)}`);
+  if (handle.useDatabase !== undefined) statements.push(`USE ${quoteIdent(handle.useDatabase)}`);
+  if (read) statements.push('START TRANSACTION READ ONLY');
+  return { statements, armed: { access: handle.mode, selectLimit, readOnlyTransaction: read } };
+}
+
+/**
+ * Arm a clean session for the handle's pool: its settings (the row cap the pool's last user asked
+ * for, on read pools), role and database (startMysqlSession), and on a read pool an open READ ONLY
+ * transaction. One statement after the other: a new connection, on the latency path.
+ */
+async function armSession(conn: mysql.PoolConnection, handle: MysqlHandle, life: PoolLife): Promise<ArmedSession> {
+  const { statements, armed } = armingOf(handle, life);
+  for (const sql of statements) await queryRows(conn, sql);
+  return armed;
+}
+
+/** The parts of mysql2's connection a pipelined command uses (base/connection.js). */
+interface WireConnection {
+  stream: { cork(): void; uncork(): void };
+  sequenceId: number;
+  clientEncoding: string;
+  write(buffer: Buffer): void;
+  addCommand(command: object): void;
+  _statements?: { clear(): void };
+}
+
+/** A response packet as mysql2 hands it to a command. */
+interface ResponsePacket {
+  isError(): boolean;
+  peekByte(): number;
+  asError(encoding: string): Error;
+}
+
+const COM_QUERY = 0x03;
+const COM_RESET_CONNECTION = 0x1f;
+
+function commandPacket(command: number, sql = ''): Buffer {
+  const body = Buffer.from(sql, 'utf8');
+  const packet = Buffer.alloc(5 + body.length);
+  packet.writeUIntLE(1 + body.length, 0, 3);
+  packet[3] = 0; // every command starts a new sequence
+  packet[4] = command;
+  body.copy(packet, 5);
+  return packet;
+}
+
+/**
+ * COM_RESET_CONNECTION and the arming statements pipelined: all sent in one socket write, their
+ * answers (an OK or an error each) read in order. The server runs them one after the other as
+ * sequential commands would run; whatever fails, the caller destroys the connection, so a
+ * statement that ran after a failed one never serves anyone. The reset's error is the one thrown
+ * when several failed (errno 1047: the server has no COM_RESET_CONNECTION).
+ * A mysql2 command of our own (mysql2 has no pipelining): it writes at start, then counts answers;
+ * anything but an OK or an error packet throws, which makes mysql2 destroy the connection.
+ */
+function resetAndArmPipelined(conn: mysql.PoolConnection, statements: readonly string[]): Promise<void> {
+  const wire = conn as unknown as WireConnection;
+  return new Promise<void>((resolve, reject) => {
+    let left = 1 + statements.length;
+    const errors: Error[] = [];
+    let settled = false;
+    const settle = (e?: Error): void => {
+      if (settled) return;
+      settled = true;
+      if (e) reject(e);
+      else resolve();
+    };
+    const command = Object.assign(new EventEmitter(), {
+      /** mysql2 reports a dead connection here */
+      onResult: (err: Error | null) => settle(err ?? new Error('the connection ended during the session reset')),
+      execute(packet: ResponsePacket | undefined, connection: WireConnection): boolean {
+        if (packet === undefined) {
+          connection.stream.cork();
+          connection.write(commandPacket(COM_RESET_CONNECTION));
+          for (const sql of statements) connection.write(commandPacket(COM_QUERY, sql));
+          connection.stream.uncork();
+          // Each answer is the first packet of its command's exchange.
+          connection.sequenceId = 1;
+          return false;
+        }
+        connection.sequenceId = 1;
+        if (packet.isError()) errors.push(packet.asError(connection.clientEncoding));
+        else if (packet.peekByte() !== 0x00) throw new Error('an arming statement answered with something other than OK');
+        if (--left > 0) return false;
+        connection._statements?.clear();
+        settle(errors[0]);
+        command.emit('end');
+        return true;
+      },
+    });
+    wire.addCommand(command);
+  });
 }
 
 /**
@@ -395,9 +485,16 @@ export function recycleMysql(handle: MysqlHandle, conn: mysql.PoolConnection): v
     if (life.closing) return kill('the pool is closing');
     const timer = setTimeout(() => kill('the session reset and arming took too long'), RECYCLE_TIMEOUT_MS);
     try {
-      await resetSession(conn);
-      if (life.closing) return kill('the pool is closing');
-      const armed = await armSession(conn, handle, life);
+      const { statements, armed } = armingOf(handle, life);
+      try {
+        await resetAndArmPipelined(conn, statements);
+      } catch (e) {
+        // A server without COM_RESET_CONNECTION: COM_CHANGE_USER resets whatever the pipeline set,
+        // then the arming runs again, one statement after the other.
+        if ((e as { errno?: number }).errno !== 1047 || killed) throw e;
+        await resetSession(conn);
+        await armSession(conn, handle, life);
+      }
       if (killed) return;
       if (life.closing) return kill('the pool is closing');
       armedSessions.set(conn, armed);

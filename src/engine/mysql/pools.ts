@@ -414,6 +414,8 @@ function resetAndArmPipelined(conn: mysql.PoolConnection, statements: readonly s
     const command = Object.assign(new EventEmitter(), {
       /** mysql2 reports a dead connection here */
       onResult: (err: Error | null) => settle(err ?? new Error('the connection ended during the session reset')),
+      /** mysql2's debug output names the command's state */
+      stateName: () => `resetAndArm(${left} answers to come)`,
       execute(packet: ResponsePacket | undefined, connection: WireConnection): boolean {
         if (packet === undefined) {
           connection.stream.cork();

@@ -304,7 +304,7 @@ function printResults(r: Results): void {
           m.paths.map((p) => [p.path, p.p50Us, p.p95Us, `${p.ratioP50}×`, `${p.ratioP95}×`, p.samples]),
         ),
       );
-      print(`   broker overhead over direct mysql2, one-row p50: ${m.overheadP50Us} µs; over the executor's round trips on plain mysql2: ${m.overheadOverProtocolP50Us} µs`);
+      print(`   broker overhead over direct mysql2, one-row p50: ${m.overheadP50Us} µs; over the executor alone: ${m.overheadOverProtocolP50Us} µs`);
     }
   }
   for (const [label, prof] of Object.entries(r.profiles ?? {})) {

@@ -13,7 +13,11 @@ import { seedMysqlDemo, addMysqlDemoConnection, DEMO_MYSQL_CONNECTION, type RawD
 import type { QueryRequest } from '../../src/broker/types.js';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../../test/helpers/mariadb.js';
 import { createDemoRoles } from '../../test/helpers/mysql-roles.js';
-import { sessionSettingsSql } from '../../src/engine/mysql/pools.js';
+import { createMysqlHandle, type MysqlHandle } from '../../src/engine/mysql/pools.js';
+import { executeMysql } from '../../src/engine/mysql/execute.js';
+import { createConnectionCredentials } from '../../src/db/credentials.js';
+import { ConnectionConfig } from '../../src/policy/schema.js';
+import { createEnvSecretProvider } from '../../src/secrets/env.js';
 import { createInProcessBroker } from '../lib/in-process.js';
 import { median, nowUs, percentile, round } from '../lib/stats.js';
 
@@ -38,7 +42,7 @@ export type MysqlResult =
       paths: MysqlPath[];
       /** Broker.query p50 minus direct mysql2 p50 */
       overheadP50Us: number;
-      /** Broker.query p50 minus the executor's round trips on plain mysql2: the broker's own work */
+      /** Broker.query p50 minus the executor alone (executeMysql): the broker's own work */
       overheadOverProtocolP50Us: number;
     };
 
@@ -75,6 +79,7 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
   const env = `QB_BENCH_MYSQL_${randomBytes(4).toString('hex').toUpperCase()}`;
   let my: TestMysql | undefined;
   let direct: mysql.Pool | undefined;
+  let executor: MysqlHandle | undefined;
   let broker: Awaited<ReturnType<typeof createInProcessBroker>> | undefined;
   try {
     my = (await startTestMysql())!;
@@ -99,27 +104,21 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
       const [rows] = await direct!.query(MYSQL_ONE_ROW_SQL);
       if ((rows as unknown[]).length !== 1) throw new Error('direct mysql2: row count');
     };
-    // The executor's own round trips on a plain mysql2 connection: limits, READ ONLY transaction,
-    // statement, COMMIT, COM_RESET_CONNECTION. What the protocol costs, apart from the broker's work.
+    // The executor alone (executeMysql) on a pool of the agent-read profile's settings and role, as
+    // the broker runs it: the statement on an armed connection is timed; the reset and the arming for
+    // the next use (pipelined) run after the result, before the connection goes back to its pool.
+    // What the connection's protocol costs, apart from the broker's work.
     const profile = policy.profiles['agent-read']!;
-    const settings = sessionSettingsSql(
-      /mariadb/i.test(my.version) ? 'mariadb' : 'mysql',
+    const connection = ConnectionConfig.parse({ engine: 'mysql', credentials: { env } });
+    executor = await createMysqlHandle(
+      createConnectionCredentials(connection, { secrets: createEnvSecretProvider({}), name: 'bench' }),
       { statementTimeoutMs: profile.statementTimeoutMs, lockTimeoutMs: profile.lockTimeoutMs },
       'read',
-      profile.maxRows + 1,
+      { connectionLimit: 4, ...(profile.dbRole === undefined ? {} : { role: profile.dbRole }) },
     );
     const viaProtocol = async (): Promise<void> => {
-      const c = await direct!.getConnection();
-      try {
-        await c.query(settings);
-        await c.query('START TRANSACTION READ ONLY');
-        const [rows] = await c.query(MYSQL_ONE_ROW_SQL);
-        if ((rows as unknown[]).length !== 1) throw new Error('direct mysql2 (protocol): row count');
-        await c.query('COMMIT');
-        await c.reset();
-      } finally {
-        c.release();
-      }
+      const r = await executeMysql(executor!, { sql: MYSQL_ONE_ROW_SQL, params: [], maxRows: profile.maxRows, maxRowBytes: profile.maxResultBytes, mode: 'read' });
+      if (r.rows.length !== 1) throw new Error('executor: row count');
     };
     const viaBroker = async (): Promise<void> => {
       const out = await broker!.runtime.broker.query(principal, req);
@@ -145,7 +144,7 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
     const floor = pick(d);
     const rows: [string, Timed][] = [
       ['direct mysql2 (same server, same login user)', floor],
-      ["direct mysql2, the executor's round trips (SET, READ ONLY transaction, COMMIT, reset)", pick(pr)],
+      ['the executor alone (executeMysql on an armed pooled connection)', pick(pr)],
       ['broker in-process (Broker.query, audit in memory)', pick(bq)],
     ];
     return {
@@ -164,6 +163,7 @@ export async function measureMysql(o: { quick: boolean; runs: number }): Promise
     };
   } finally {
     await direct?.end().catch(() => {});
+    await executor?.end().catch(() => {});
     await broker?.close().catch(() => {});
     await my?.stop().catch(() => {});
     delete process.env[env];

@@ -465,6 +465,24 @@ describe.skipIf(missing !== undefined)('MySQL red team (engine: mysql on a real 
         await expectRefused(c);
       });
     }
+
+    // A statement's own tx_read_only: MariaDB commits a READ ONLY transaction implicitly before DDL,
+    // which then runs with the statement's settings; on a login with privileges of its own only the
+    // analysis stands in the way. A write (INSERT) stays inside the READ ONLY transaction.
+    for (const [name, sql] of [
+      ['CREATE TABLE', 'SET STATEMENT tx_read_only=0 FOR CREATE TABLE x (a int)'],
+      ['INSERT', 'SET STATEMENT tx_read_only=0 FOR INSERT INTO x (a) VALUES (1)'],
+      ['INSERT into an existing table', 'SET STATEMENT tx_read_only=0 FOR INSERT INTO orders (customer_id, amount_cents) VALUES (1, 1)'],
+    ] as const) {
+      it(`refuses SET STATEMENT tx_read_only=0 FOR ${name} on a read profile, and the table does not exist afterwards`, async () => {
+        const [before] = await my.rootQuery<{ n: number }>('select count(*) as n from orders');
+        await expectRefused({ name, sql, status: 403, code: 'session_state_change' });
+        const tables = await my.rootQuery('select table_name from information_schema.tables where table_schema = ? and table_name = ?', [my.database, 'x']);
+        expect(tables).toEqual([]);
+        const [after] = await my.rootQuery<{ n: number }>('select count(*) as n from orders');
+        expect(Number(after!.n)).toBe(Number(before!.n));
+      });
+    }
   });
 
   describe('the write profile: unbounded writes and schema changes wait for a human', () => {

@@ -2,15 +2,19 @@
  * Run one agent statement on MySQL 8 / MariaDB with the guarantees of the PostgreSQL executor.
  *
  * Public surface:
- * - `executeMysql(handle, request)`: one statement on a pooled connection (pools.ts).
- *   Reads: SET (limits) → START TRANSACTION READ ONLY → statement → COMMIT. At most maxRows + 1
- *   rows are read (the extra one says "truncated"): the server stops there (`sql_select_limit`)
- *   unless the statement's own LIMIT is larger, and then the executor stops reading and destroys
- *   the connection instead of buffering the rest. A row longer than maxRowBytes ends the
- *   connection before it is buffered (a socket guard on the packet framing).
- *   Writes: SET → START TRANSACTION → statement → affected rows over maxAffectedRows: ROLLBACK and
+ * - `executeMysql(handle, request)`: one statement on a pre-armed pooled connection (pools.ts: the
+ *   profile's limits, role and database already set; a read pool's connection already in a
+ *   READ ONLY transaction).
+ *   Reads: the statement alone (a `SET sql_select_limit` first only when the row cap differs from
+ *   the connection's). At most maxRows + 1 rows are read (the extra one says "truncated"): the
+ *   server stops there (`sql_select_limit`) unless the statement's own LIMIT is larger, and then
+ *   the executor stops reading and destroys the connection instead of buffering the rest. A row
+ *   longer than maxRowBytes ends the connection before it is buffered (a socket guard on the
+ *   packet framing, db/row-size-guard.ts). The read-only transaction ends with the session reset.
+ *   Writes: START TRANSACTION → statement → affected rows over maxAffectedRows: ROLLBACK and
  *   AffectedRowsOverLimit, else COMMIT (DDL commits implicitly on MySQL: it cannot be rolled back).
- *   After every use the session is reset (COM_RESET_CONNECTION) or the connection destroyed.
+ *   After every use the session is reset and armed again after the result is handed over
+ *   (recycleMysql), or the connection destroyed.
  * - `estimateMysqlRows(handle, sql, params)`: EXPLAIN of a write (never executed): the rows the
  *   optimizer expects to examine in the table the statement writes.
  * - `bindMysqlParams(sql, params)`: `?` placeholders replaced by escaped literals.
@@ -26,7 +30,18 @@ import { BrokerError } from '../../errors.js';
 import { AffectedRowsOverLimit, DatabaseFailure, type StatementRequest } from '../../db/execute.js';
 import type { EngineErrorInfo } from '../types.js';
 import type { Cell, ExecutionResult, ResultField } from '../../db/types.js';
-import { acquireMysql, killMysqlConnection, queryRows, releaseMysql, startMysqlSession, type MysqlHandle } from './pools.js';
+import { guardRowSize, mysqlFraming, type RowSizeGuard } from '../../db/row-size-guard.js';
+import {
+  checkOutMysql,
+  killMysqlConnection,
+  queryRows,
+  recycleMysql,
+  rememberSelectLimit,
+  selectLimitAssignment,
+  startMysqlSession,
+  type ArmedSession,
+  type MysqlHandle,
+} from './pools.js';
 import { toMysqlFailure } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -292,63 +307,15 @@ function cellDecoder(f: MysqlField, typeName: string, bitLength: number): CellDe
 // The row size guard
 
 /**
- * Follows the MySQL packet framing (3-byte length, 1-byte sequence; a packet of 0xffffff bytes
- * continues in the next) on the connection's socket and destroys the socket as soon as a packet
- * longer than the limit starts to arrive, before mysql2 buffers it. Result rows are the only large
- * packets a read receives; the limit allows for the cells' length prefixes (at most 9 bytes for
- * each of at most 4096 columns). Installed at a packet boundary (the connection is idle between
- * commands) and kept for the socket's life; `limit` is set per statement.
+ * The connection's row size guard (db/row-size-guard.ts, MySQL packet framing) with the limit of
+ * this statement. Result rows are the only large packets a read receives; the limit allows for the
+ * cells' length prefixes (at most 9 bytes for each of at most 4096 columns).
  */
-interface PacketGuard {
-  limit: number;
-  tripped: boolean;
-}
-
-const guards = new WeakMap<object, PacketGuard>();
 const PREFIX_ALLOWANCE = 9 * 4096;
 
-function guardPackets(conn: mysql.PoolConnection, maxRowBytes: number | undefined): PacketGuard {
-  const socket = (conn as unknown as { stream: NodeJS.ReadableStream & { destroy(e?: Error): void; prependListener: NodeJS.ReadableStream['prependListener'] } }).stream;
-  const limit = maxRowBytes === undefined ? Number.POSITIVE_INFINITY : maxRowBytes + PREFIX_ALLOWANCE;
-  const known = guards.get(socket);
-  if (known) {
-    known.limit = limit;
-    known.tripped = false;
-    return known;
-  }
-  const guard: PacketGuard = { limit, tripped: false };
-  guards.set(socket, guard);
-  const header = Buffer.alloc(4);
-  let have = 0;
-  let skip = 0;
-  let logical = 0;
-  socket.prependListener('data', (chunk: Buffer) => {
-    let i = 0;
-    while (i < chunk.length && !guard.tripped) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - i);
-        skip -= n;
-        i += n;
-        continue;
-      }
-      const n = Math.min(4 - have, chunk.length - i);
-      chunk.copy(header, have, i, i + n);
-      have += n;
-      i += n;
-      if (have < 4) return;
-      have = 0;
-      const length = header.readUIntLE(0, 3);
-      skip = length;
-      logical += length;
-      if (logical > guard.limit) {
-        guard.tripped = true;
-        socket.destroy(new Error(`a result row of over ${guard.limit} bytes`));
-        return;
-      }
-      if (length < 0xffffff) logical = 0;
-    }
-  });
-  return guard;
+function guardPackets(conn: mysql.PoolConnection, maxRowBytes: number | undefined): RowSizeGuard {
+  const socket = (conn as unknown as { stream: Parameters<typeof guardRowSize>[0] }).stream;
+  return guardRowSize(socket, maxRowBytes === undefined ? Number.POSITIVE_INFINITY : maxRowBytes + PREFIX_ALLOWANCE, mysqlFraming);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +339,7 @@ interface Collected {
  * Send the statement and collect its result: cells decoded as they arrive; a row past `stopAfter`
  * destroys the connection (the rest is never read). A second result set (a procedure's) is refused.
  */
-function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, guard: PacketGuard, maxRowBytes: number | undefined): Promise<Collected> {
+function collect(conn: mysql.PoolConnection, sql: string, stopAfter: number, guard: RowSizeGuard, maxRowBytes: number | undefined): Promise<Collected> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let fields: ResultField[] = [];
@@ -447,7 +414,7 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
   const started = performance.now();
   const sql = bindMysqlParams(req.sql, req.params);
   if (req.signal?.aborted) throw new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
-  const conn = await acquireMysql(handle);
+  const { conn, armed } = await checkOutMysql(handle);
   let destroyed = false;
   let aborted: BrokerError | undefined;
   const onAbort = () => {
@@ -456,16 +423,16 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     killMysqlConnection(conn);
   };
   req.signal?.addEventListener('abort', onAbort, { once: true });
-  let inTransaction = false;
+  /** the transaction the statement runs in: a read-only one ends with the session reset, a write one here */
+  let transaction: 'none' | 'read-only' | 'write' = armed.readOnlyTransaction ? 'read-only' : 'none';
   let timedOut = false;
   try {
     const read = req.mode === 'read';
     // A read handle stays read-only whatever the request says.
     const access = read || handle.mode === 'read' ? 'read' : 'write';
-    await startMysqlSession(conn, handle, access, read ? req.maxRows + 1 : undefined);
+    const selectLimit = read ? req.maxRows + 1 : undefined;
+    transaction = await prepareSession(conn, handle, armed, access, selectLimit);
     const guard = guardPackets(conn, read ? req.maxRowBytes : undefined);
-    await run(conn, read ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
-    inTransaction = true;
     // A backstop for the server's own time limit, which a statement can lift for itself on MariaDB
     // (SET STATEMENT max_statement_time = 0 FOR …, refused by the analysis) and which MySQL 8 applies
     // to SELECT only: past the limit and a grace second, the session is killed on the server and
@@ -489,13 +456,17 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     if (!read) {
       const affected = r.affectedRows ?? r.rows.length;
       if (req.maxAffectedRows !== undefined && affected > req.maxAffectedRows) {
-        await run(conn, 'ROLLBACK');
-        inTransaction = false;
+        if (transaction === 'write') {
+          await run(conn, 'ROLLBACK');
+          transaction = 'none';
+        }
         throw new AffectedRowsOverLimit(affected, req.maxAffectedRows);
       }
     }
-    if (!destroyed) await run(conn, 'COMMIT');
-    inTransaction = false;
+    if (transaction === 'write' && !destroyed) {
+      await run(conn, 'COMMIT');
+      transaction = 'none';
+    }
     return {
       fields: r.fields,
       rows,
@@ -511,8 +482,8 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
       const info: EngineErrorInfo = { sqlstate: '70100', message: 'the statement ran past the time limit and was cancelled', kind: 'timeout' };
       throw new DatabaseFailure(info);
     }
-    if (inTransaction && !destroyed) {
-      // A failed statement leaves the transaction open: end it, or the connection goes.
+    if (transaction === 'write' && !destroyed) {
+      // A failed write leaves its transaction open with its locks: end it now, or the connection goes.
       await run(conn, 'ROLLBACK').catch(() => {
         destroyed = true;
         killMysqlConnection(conn);
@@ -521,8 +492,39 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
     throw toMysqlFailure(e);
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
-    if (!destroyed) await releaseMysql(conn);
+    // Reset and armed again after the result is handed over; pooled only once both succeeded.
+    if (!destroyed) recycleMysql(handle, conn);
   }
+}
+
+/**
+ * Make the armed session what this use needs, with as few round trips as possible: on a connection
+ * armed for it, nothing (reads) or only the row cap when it differs (reads) or START TRANSACTION
+ * (writes); on one armed otherwise (a read on a write pool, an estimate on a read pool), the whole
+ * session and transaction start. Returns the transaction the statement will run in.
+ */
+async function prepareSession(
+  conn: mysql.PoolConnection,
+  handle: MysqlHandle,
+  armed: ArmedSession,
+  access: 'read' | 'write',
+  selectLimit: number | undefined,
+): Promise<'read-only' | 'write'> {
+  if (access === 'read' && armed.access === 'read' && armed.readOnlyTransaction) {
+    if (armed.selectLimit !== selectLimit) {
+      await run(conn, `SET SESSION ${selectLimitAssignment(selectLimit)}`);
+      rememberSelectLimit(handle, selectLimit);
+    }
+    return 'read-only';
+  }
+  if (access === 'write' && armed.access === 'write' && !armed.readOnlyTransaction && armed.selectLimit === selectLimit) {
+    await run(conn, 'START TRANSACTION');
+    return 'write';
+  }
+  if (armed.readOnlyTransaction) await run(conn, 'ROLLBACK');
+  await startMysqlSession(conn, handle, access, selectLimit);
+  await run(conn, access === 'read' ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
+  return access === 'read' ? 'read-only' : 'write';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,13 +548,12 @@ export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params
   if (!WRITE_START.test(head)) {
     throw new BrokerError('invalid_request', 'Only UPDATE, DELETE, INSERT and REPLACE statements have a row estimate.');
   }
-  const conn = await acquireMysql(handle);
+  const { conn, armed } = await checkOutMysql(handle);
   let destroyed = false;
   try {
     // The server refuses EXPLAIN of a write in a read-only transaction; EXPLAIN runs nothing, and
     // the transaction is rolled back whatever happens.
-    await startMysqlSession(conn, handle, 'write');
-    await run(conn, 'START TRANSACTION');
+    await prepareSession(conn, handle, armed, 'write', undefined);
     try {
       if (handle.flavor === 'mariadb') {
         const rows = await queryRows(conn, `EXPLAIN ${head}`);
@@ -572,7 +573,7 @@ export async function estimateMysqlRows(handle: MysqlHandle, sql: string, params
   } catch (e) {
     throw toMysqlFailure(e);
   } finally {
-    if (!destroyed) await releaseMysql(conn);
+    if (!destroyed) recycleMysql(handle, conn);
   }
 }
 

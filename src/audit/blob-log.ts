@@ -11,6 +11,7 @@
  * Why the common append is one round trip: the session's index entry (owner, path) and the tail
  * (seq, hash, length, ETag) are cached per process; only a cold session or a lost race reads.
  */
+import { setMaxListeners } from 'node:events';
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
 import { BrokerError, isBrokerError } from '../errors.js';
 import {
@@ -78,6 +79,8 @@ export interface BlobAuditLog extends AuditLog {
 /** Azure accepts appended blocks of up to 4 MiB (older API versions); keep room for record headers. */
 const MAX_BATCH_BYTES = 3 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 200;
+/** Blocks whose deadlines fall in the same step share one abort signal (see deadlineSignal). */
+const DEADLINE_STEP_MS = 100;
 
 interface Pending {
   /** encoded once at append: sized here, and chained (again after a lost race) without re-encoding */
@@ -108,6 +111,22 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
   const sessions = new Map<string, Session>();
   const loading = new Map<string, Promise<Session | undefined>>();
   let containerReady: Promise<void> | undefined;
+  let sharedDeadline: { at: number; signal: AbortSignal } | undefined;
+
+  /**
+   * The abort signal of a block's storage requests: it fires at the batch's deadline rounded up to
+   * the next 100 ms. A timer signal costs more CPU than the rest of the log's own work on a block,
+   * so the blocks of a busy log share one per step (ten a second) instead of one each.
+   */
+  function deadlineSignal(deadline: number): AbortSignal {
+    const at = Math.ceil(deadline / DEADLINE_STEP_MS) * DEADLINE_STEP_MS;
+    if (sharedDeadline?.at === at && !sharedDeadline.signal.aborted) return sharedDeadline.signal;
+    const signal = AbortSignal.timeout(Math.max(1, at - Date.now()));
+    // Every request in flight listens on it, as it would on a signal of its own: not a leak.
+    setMaxListeners(0, signal);
+    sharedDeadline = { at, signal };
+    return signal;
+  }
 
   function storageCall(signal: AbortSignal): StorageCall {
     return { signal, count: (kind) => stats.request(kind) };
@@ -245,8 +264,9 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
     try {
       while (session.queue.length > 0) {
         const batch = takeBatch(session.queue);
-        const deadline = Math.min(...batch.map((p) => p.deadline));
-        const call = storageCall(AbortSignal.timeout(Math.max(1, deadline - Date.now())));
+        let deadline = batch[0]!.deadline;
+        for (const p of batch) if (p.deadline < deadline) deadline = p.deadline;
+        const call = storageCall(deadlineSignal(deadline));
         try {
           const records = await writeBatch(session, batch.map((p) => p.event), call);
           stats.stored(records.length);

@@ -166,6 +166,28 @@ function targets(r: Results): NonNullable<Results['targets']> {
       const share = withSessions.qps / r.appendFloor.appendsPerSecond;
       out.push({ target: 'HTTP + audit on Azurite, 32 clients with sessions: ≥ 85 % of Azurite alone', measured: `${withSessions.qps} q/s = ${round(share * 100, 0)} % of ${r.appendFloor.appendsPerSecond} appends/s`, met: share >= 0.85 });
     }
+    const auditOff = r.throughput.find((x) => x.audit === 'off' && x.clients === 32);
+    if (withSessions && r.appendFloor) {
+      // On a machine whose cores are the bottleneck, q/s over appends/s cannot exceed CPU per append
+      // over CPU per audited read, and an audited read also pays the broker's own work, PostgreSQL
+      // and the load generator, which Azurite alone does not.
+      const f = r.appendFloor.cpuUsPerAppend;
+      const c = withSessions.cpuUsPerRequest;
+      const perRead = c.broker + c.postgres + c.azurite + c.loadGenerator;
+      out.push({
+        target: 'share of Azurite alone the CPU allows when the cores are the bottleneck (its CPU per append ÷ an audited read’s, all processes) (reference)',
+        measured: `${f.client + f.azurite} µs ÷ ${perRead} µs = ${round(((f.client + f.azurite) / perRead) * 100, 0)} %`,
+        met: undefined,
+      });
+      if (auditOff) {
+        const added = c.broker - auditOff.cpuUsPerRequest.broker;
+        out.push({
+          target: 'broker CPU the audit adds per read (32 clients, on − off) ≤ 115 % of the SDK client’s CPU per append in Azurite alone (load-independent)',
+          measured: `${added} µs = ${round((added / f.client) * 100, 0)} % of ${f.client} µs`,
+          met: added <= 1.15 * f.client,
+        });
+      }
+    }
     if (withSessions && without) {
       const share = without.qps / withSessions.qps;
       out.push({ target: '32 clients without sessionId: ≥ 80 % of 32 clients with sessions', measured: `${without.qps} q/s = ${round(share * 100, 0)} % of ${withSessions.qps} q/s`, met: share >= 0.8 });

@@ -40,7 +40,6 @@ import {
   type SessionIndex,
   type StorageCall,
 } from './blob-storage.js';
-
 import { createAuditStatsCounter } from './stats.js';
 
 export { auditContainerFromSettings, createAuditContainerClient, DEFAULT_AUDIT_CONTAINER } from './blob-container.js';

@@ -181,10 +181,12 @@ function targets(r: Results): NonNullable<Results['targets']> {
       });
       if (auditOff) {
         const added = c.broker - auditOff.cpuUsPerRequest.broker;
+        // CPU against CPU: less at the mercy of other work than two wall-clock rates, not immune to it
+        // (contention inflates CPU time too, and the two are measured a minute apart).
         out.push({
-          target: 'broker CPU the audit adds per read (32 clients, on − off) ≤ 115 % of the SDK client’s CPU per append in Azurite alone (load-independent)',
+          target: 'broker CPU the audit adds per read (32 clients, on − off) next to the SDK client’s CPU per append in Azurite alone (reference)',
           measured: `${added} µs = ${round((added / f.client) * 100, 0)} % of ${f.client} µs`,
-          met: added <= 1.15 * f.client,
+          met: undefined,
         });
       }
     }

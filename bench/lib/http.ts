@@ -6,6 +6,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { spawnTracked, stopChild, tailOf, tsxArgs } from './processes.js';
+import type { AuditLogStats } from '../../src/broker/ports.js';
 
 export interface HttpReply {
   status: number;
@@ -63,17 +64,13 @@ export interface BrokerServer {
   token(claims: { sub: string; roles: string[]; name?: string }): Promise<string>;
   /** CPU-profile the server from now until the returned function is called with a file to write */
   profile(): Promise<(file: string) => Promise<void>>;
-  /** the audit log's counters in the child (storage round trips; zeros with the audit off) */
-  auditStats(): Promise<AuditCounters>;
+  /** the audit log's counters in the child (storage requests by kind); null when it keeps none (audit off: in memory) */
+  auditStats(): Promise<AuditCounters | null>;
   /** stop the child; resolves when it has exited */
   stop(): Promise<void>;
 }
 
-export interface AuditCounters {
-  storageRequests: number;
-  appends: number;
-  blocks: number;
-}
+export type AuditCounters = AuditLogStats;
 
 export interface BrokerServerOptions {
   policyJson: string;
@@ -121,9 +118,9 @@ export async function startBrokerServer(o: BrokerServerOptions): Promise<BrokerS
     },
     profile: () => profileChild(child),
     auditStats() {
-      return new Promise<AuditCounters>((resolve) => {
-        const on = (m: { type?: string; stats?: AuditCounters }) => {
-          if (m?.type !== 'audit-stats' || !m.stats) return;
+      return new Promise<AuditCounters | null>((resolve) => {
+        const on = (m: { type?: string; stats?: AuditCounters | null }) => {
+          if (m?.type !== 'audit-stats' || m.stats === undefined) return;
           child.off('message', on);
           resolve(m.stats);
         };

@@ -9,6 +9,13 @@ import { median, nowUs, round, summarize } from '../lib/stats.js';
 import { cpuGroups, serversOf, type BenchContext } from '../lib/context.js';
 import { cpuDelta, sampleCpu, type CpuGroup } from '../lib/cpu.js';
 import { ONE_ROW_SQL } from '../lib/workload.js';
+import { AUDIT_STORAGE_REQUEST_KINDS, statsDelta, type AuditStorageRequestKind } from '../../src/audit/stats.js';
+
+/** Storage requests per answered request: in all, and by kind (append, create, read, …). */
+export interface StoragePerRequest {
+  total: number;
+  byKind: Record<AuditStorageRequestKind, number>;
+}
 
 export interface ThroughputRow {
   audit: 'on (Azurite)' | 'off';
@@ -20,8 +27,8 @@ export interface ThroughputRow {
   p99Ms: number;
   errors: number;
   runs: number;
-  /** storage round trips of the audit log per answered request in the measured window (0 with the audit off) */
-  storageRequestsPerRequest: number;
+  /** storage requests of the audit log per answered request in the measured window; null when the log counts none (audit off) */
+  storageRequestsPerRequest: StoragePerRequest | null;
   /** CPU µs per request in the broker server, the PostgreSQL backends and Azurite; and in the bench's own load generator */
   cpuUsPerRequest: { broker: number; postgres: number; azurite: number; loadGenerator: number };
   /** cores × 1 s over the CPU a request costs in all three: the ceiling on an otherwise idle machine */
@@ -41,7 +48,7 @@ export interface RunFigures {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-  storageRequestsPerRequest: number;
+  storageRequestsPerRequest: StoragePerRequest | null;
   cpuUsPerRequest: Record<string, number>;
 }
 
@@ -117,8 +124,31 @@ export async function runClosedLoop(server: BrokerServer, clients: number, witho
   if (errors > 0) process.stderr.write(`throughput: ${errors} errors, first: ${firstError}\n`);
   const s = summarize(latencies);
   const cpuUsPerRequest = Object.fromEntries(Object.entries(cpuUsed).map(([k, us]) => [k, counted ? us / counted : Number.NaN]));
-  const storageRequestsPerRequest = answered ? (storage1.storageRequests - storage0.storageRequests) / answered : Number.NaN;
+  let storageRequestsPerRequest: StoragePerRequest | null = null;
+  if (storage0 && storage1) {
+    const d = statsDelta(storage0, storage1);
+    const per = (n: number) => (answered ? n / answered : Number.NaN);
+    storageRequestsPerRequest = { total: per(d.storageRequests), byKind: perKind((k) => per(d.storageRequestsByKind[k])) };
+  }
   return { qps: counted / elapsedS, p50Ms: s.p50 / 1000, p99Ms: s.p99 / 1000, errors, storageRequestsPerRequest, cpuUsPerRequest };
+}
+
+function perKind(f: (kind: AuditStorageRequestKind) => number): Record<AuditStorageRequestKind, number> {
+  return Object.fromEntries(AUDIT_STORAGE_REQUEST_KINDS.map((k) => [k, f(k)])) as Record<AuditStorageRequestKind, number>;
+}
+
+/** The median of the runs' figures, kind by kind; null when any run had none. */
+function medianStorage(runs: (StoragePerRequest | null)[]): StoragePerRequest | null {
+  if (runs.length === 0 || runs.some((r) => r === null)) return null;
+  const all = runs as StoragePerRequest[];
+  return { total: round(median(all.map((r) => r.total)), 2), byKind: perKind((k) => round(median(all.map((r) => r.byKind[k])), 2)) };
+}
+
+/** "1 (append 1)" or "1.03 (append 1, read 0.02, create 0.01)": the kinds seen; "unmeasured" without counters. */
+export function formatStoragePerRequest(s: StoragePerRequest | null): string {
+  if (s === null) return 'unmeasured';
+  const kinds = AUDIT_STORAGE_REQUEST_KINDS.filter((k) => s.byKind[k] !== 0).map((k) => `${k} ${s.byKind[k]}`);
+  return kinds.length ? `${s.total} (${kinds.join(', ')})` : String(s.total);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -161,7 +191,7 @@ export async function measureThroughput(ctx: BenchContext, o: ThroughputOptions)
       p99Ms: round(median(runs.map((x) => x.p99Ms)), 2),
       errors: runs.reduce((a, x) => a + x.errors, 0),
       runs: runs.length,
-      storageRequestsPerRequest: round(median(runs.map((x) => x.storageRequestsPerRequest)), 2),
+      storageRequestsPerRequest: medianStorage(runs.map((x) => x.storageRequestsPerRequest)),
       cpuUsPerRequest,
       ceilingQps: total > 0 ? round((os.cpus().length * 1e6) / total, 0) : Number.NaN,
       ceilingQpsWithoutAzurite: total > 0 ? round((os.cpus().length * 1e6) / (total - cpuUsPerRequest.azurite), 0) : Number.NaN,

@@ -7,6 +7,7 @@ import { ContainerClient, type StoragePipelineOptions } from '@azure/storage-blo
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { BrokerError } from '../errors.js';
 import { readSetting } from '../settings.js';
+import { removeIdlePolicies } from './sdk-pipeline.js';
 
 export const DEFAULT_AUDIT_CONTAINER = 'audit';
 
@@ -24,11 +25,17 @@ export type AuditStoreTarget =
   | { connectionString: string; container?: string }
   | { endpoint: string; container?: string; credential?: TokenCredential };
 
+/** Its blob clients share its request pipeline, without the policies that do nothing for the audit log (sdk-pipeline.ts). */
 export function createAuditContainerClient(target: AuditStoreTarget, pipelineOptions: StoragePipelineOptions = AUDIT_PIPELINE_OPTIONS): ContainerClient {
   const container = target.container ?? DEFAULT_AUDIT_CONTAINER;
-  if ('connectionString' in target) return new ContainerClient(target.connectionString, container, pipelineOptions);
-  const url = `${target.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(container)}`;
-  return new ContainerClient(url, target.credential ?? azureCredential(), pipelineOptions);
+  let client: ContainerClient;
+  if ('connectionString' in target) client = new ContainerClient(target.connectionString, container, pipelineOptions);
+  else {
+    const url = `${target.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(container)}`;
+    client = new ContainerClient(url, target.credential ?? azureCredential(), pipelineOptions);
+  }
+  removeIdlePolicies(client);
+  return client;
 }
 
 /**

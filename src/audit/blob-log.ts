@@ -11,11 +11,13 @@
  * Why the common append is one round trip: the session's index entry (owner, path) and the tail
  * (seq, hash, length, ETag) are cached per process; only a cold session or a lost race reads.
  */
+import { setMaxListeners } from 'node:events';
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
 import { BrokerError, isBrokerError } from '../errors.js';
 import {
   systemClock,
   type AuditLog,
+  type AuditLogStats,
   type AuditRecord,
   type Clock,
   type SessionSummary,
@@ -38,6 +40,7 @@ import {
   type SessionIndex,
   type StorageCall,
 } from './blob-storage.js';
+import { createAuditStatsCounter } from './stats.js';
 
 export { auditContainerFromSettings, createAuditContainerClient, DEFAULT_AUDIT_CONTAINER } from './blob-container.js';
 
@@ -63,16 +66,8 @@ export interface BlobAuditLogOptions {
   logger?: Logger;
 }
 
-export interface BlobAuditStats {
-  /** events stored */
-  appends: number;
-  /** blocks written (group commit puts several events in one) */
-  blocks: number;
-  /** storage round trips of any kind */
-  storageRequests: number;
-  /** appends refused with 412 because another writer got there first */
-  conflicts: number;
-}
+/** events, blocks, conflicts and storage requests by kind (see AuditLogStats) */
+export type BlobAuditStats = AuditLogStats;
 
 export interface BlobAuditLog extends AuditLog {
   stats(): BlobAuditStats;
@@ -83,6 +78,8 @@ export interface BlobAuditLog extends AuditLog {
 /** Azure accepts appended blocks of up to 4 MiB (older API versions); keep room for record headers. */
 const MAX_BATCH_BYTES = 3 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 200;
+/** Blocks whose deadlines fall in the same step share one abort signal (see deadlineSignal). */
+const DEADLINE_STEP_MS = 100;
 
 interface Pending {
   /** encoded once at append: sized here, and chained (again after a lost race) without re-encoding */
@@ -108,14 +105,30 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
   const readTimeoutMs = options.readTimeoutMs ?? 30_000;
   const maxConflictRetries = options.maxConflictRetries ?? 25;
   const maxCachedSessions = options.maxCachedSessions ?? 10_000;
-  const stats: BlobAuditStats = { appends: 0, blocks: 0, storageRequests: 0, conflicts: 0 };
+  const stats = createAuditStatsCounter();
 
   const sessions = new Map<string, Session>();
   const loading = new Map<string, Promise<Session | undefined>>();
   let containerReady: Promise<void> | undefined;
+  let sharedDeadline: { at: number; signal: AbortSignal } | undefined;
+
+  /**
+   * The abort signal of a block's storage requests: it fires at the batch's deadline rounded up to
+   * the next 100 ms. A timer signal costs more CPU than the rest of the log's own work on a block,
+   * so the blocks of a busy log share one per step (ten a second) instead of one each.
+   */
+  function deadlineSignal(deadline: number): AbortSignal {
+    const at = Math.ceil(deadline / DEADLINE_STEP_MS) * DEADLINE_STEP_MS;
+    if (sharedDeadline?.at === at && !sharedDeadline.signal.aborted) return sharedDeadline.signal;
+    const signal = AbortSignal.timeout(Math.max(1, at - Date.now()));
+    // Every request in flight listens on it, as it would on a signal of its own: not a leak.
+    setMaxListeners(0, signal);
+    sharedDeadline = { at, signal };
+    return signal;
+  }
 
   function storageCall(signal: AbortSignal): StorageCall {
-    return { signal, count: () => void stats.storageRequests++ };
+    return { signal, count: (kind) => stats.request(kind) };
   }
 
   function remember(session: Session): Session {
@@ -132,7 +145,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
 
   function ensureContainer(call: StorageCall): Promise<void> {
     containerReady ??= (async () => {
-      call.count();
+      call.count('container');
       try {
         await container.createIfNotExists({ abortSignal: call.signal });
       } catch (e) {
@@ -210,7 +223,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       }
       const body = Buffer.from(lines.join(''), 'utf8');
       try {
-        call.count();
+        call.count('append');
         const res = await session.blob.appendBlock(body, body.length, {
           conditions: { appendPosition: tail.length, ifMatch: tail.etag === '' ? undefined : tail.etag },
           abortSignal: call.signal,
@@ -230,7 +243,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
           throw new BrokerError('conflict', 'This session has reached the storage limit of 50,000 recorded appends; nothing was executed. Start a new session.');
         }
         if (status !== 412) throw e;
-        stats.conflicts++;
+        stats.conflict();
         const since = await readAppendedSince(session.blob, tail, sessionId, call);
         if (since) {
           session.tail = since.tail;
@@ -250,12 +263,12 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
     try {
       while (session.queue.length > 0) {
         const batch = takeBatch(session.queue);
-        const deadline = Math.min(...batch.map((p) => p.deadline));
-        const call = storageCall(AbortSignal.timeout(Math.max(1, deadline - Date.now())));
+        let deadline = batch[0]!.deadline;
+        for (const p of batch) if (p.deadline < deadline) deadline = p.deadline;
+        const call = storageCall(deadlineSignal(deadline));
         try {
           const records = await writeBatch(session, batch.map((p) => p.event), call);
-          stats.blocks++;
-          stats.appends += records.length;
+          stats.stored(records.length);
           batch.forEach((p, i) => p.resolve(records[i]!));
         } catch (e) {
           const error = toAuditError(e, session.index.sessionId);
@@ -290,7 +303,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
     const call = storageCall(AbortSignal.timeout(readTimeoutMs));
     try {
       const session = await existingSession(sessionId, call);
-      call.count();
+      call.count('read');
       const res = await session.blob.download(0, undefined, { abortSignal: call.signal });
       return splitLines((await readBody(res.readableStreamBody)).toString('utf8'));
     } catch (e) {
@@ -346,12 +359,21 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       const signal = AbortSignal.timeout(readTimeoutMs);
       const out: SessionSummary[] = [];
       try {
-        for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal })) {
-          const parsed = parseSessionBlobPath(item.name);
-          if (!parsed) continue;
-          const ownerOid = item.metadata?.owneroid ?? '';
-          if (filter.oid !== undefined && ownerOid !== filter.oid) continue;
-          out.push({ sessionId: parsed.sessionId, ownerOid, day: parsed.day, path: item.name });
+        // Page by page, so that each listing request is counted as it is sent.
+        const pages = container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal }).byPage()[Symbol.asyncIterator]();
+        // The SDK asks for the next page only while the last one carried a continuation token.
+        for (let more = true; more; ) {
+          stats.request('list');
+          const page = await pages.next();
+          if (page.done === true) break;
+          more = (page.value.continuationToken ?? '') !== '';
+          for (const item of page.value.segment.blobItems) {
+            const parsed = parseSessionBlobPath(item.name);
+            if (!parsed) continue;
+            const ownerOid = item.metadata?.owneroid ?? '';
+            if (filter.oid !== undefined && ownerOid !== filter.oid) continue;
+            out.push({ sessionId: parsed.sessionId, ownerOid, day: parsed.day, path: item.name });
+          }
         }
       } catch (e) {
         if (restStatus(e) === 404) return []; // no container yet: nothing recorded
@@ -364,7 +386,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       const call = storageCall(AbortSignal.timeout(Math.min(appendTimeoutMs, 3_000)));
       try {
         if (options.createContainer !== false) await ensureContainer(call);
-        call.count();
+        call.count('properties');
         await container.getProperties({ abortSignal: call.signal });
         return true;
       } catch {
@@ -372,7 +394,7 @@ export function createBlobAuditLog(options: BlobAuditLogOptions): BlobAuditLog {
       }
     },
 
-    stats: () => ({ ...stats }),
+    stats: () => stats.snapshot(),
 
     forgetCachedSessions() {
       for (const [id, s] of sessions) if (!s.flushing && s.queue.length === 0) sessions.delete(id);

@@ -4,6 +4,7 @@
  * throws the SDK's errors unchanged; blob-log.ts decides what they mean for the caller.
  */
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { AuditStorageRequestKind } from '../broker/ports.js';
 import { BrokerError } from '../errors.js';
 import { canonicalJson } from './canonical-json.js';
 import { EMPTY_TAIL, parseRecordLine, type ChainTail } from './chain.js';
@@ -27,8 +28,8 @@ export interface SessionIndex {
 
 export interface StorageCall {
   signal: AbortSignal;
-  /** counts round trips (for stats and the one-round-trip promise) */
-  count(): void;
+  /** counts a storage request of this kind, right before it is sent (stats; the one-request promise) */
+  count(kind: AuditStorageRequestKind): void;
 }
 
 export function indexPath(sessionId: string): string {
@@ -48,7 +49,7 @@ export function restCode(e: unknown): string | undefined {
 export async function readSessionIndex(container: ContainerClient, sessionId: string, call: StorageCall): Promise<SessionIndex | undefined> {
   let text: string;
   try {
-    call.count();
+    call.count('read');
     const res = await container.getBlobClient(indexPath(sessionId)).download(0, undefined, { abortSignal: call.signal });
     text = (await readBody(res.readableStreamBody)).toString('utf8');
   } catch (e) {
@@ -74,7 +75,7 @@ export async function createSessionIndex(
   const index: SessionIndex = { v: 1, sessionId, ownerOid, path: sessionBlobPath(sessionId, created), created: created.toISOString() };
   const body = canonicalJson(index);
   try {
-    call.count();
+    call.count('create');
     await container.getBlockBlobClient(indexPath(sessionId)).upload(body, Buffer.byteLength(body), {
       conditions: { ifNoneMatch: '*' },
       blobHTTPHeaders: { blobContentType: 'application/json' },
@@ -93,7 +94,7 @@ export async function createSessionIndex(
 /** Create the session's append blob if missing; returns the empty tail when this call created it. */
 export async function createSessionBlob(blob: AppendBlobClient, index: SessionIndex, call: StorageCall): Promise<BlobTail | undefined> {
   try {
-    call.count();
+    call.count('create');
     const res = await blob.create({
       conditions: { ifNoneMatch: '*' },
       metadata: { sessionid: index.sessionId, owneroid: index.ownerOid, created: index.created },
@@ -118,7 +119,7 @@ export async function readTail(blob: AppendBlobClient, index: SessionIndex, call
   for (let attempt = 0; attempt < 5; attempt++) {
     let head;
     try {
-      call.count();
+      call.count('read');
       head = await blob.download(0, TAIL_WINDOW, { abortSignal: call.signal });
     } catch (e) {
       if (restStatus(e) === 404) {
@@ -128,7 +129,7 @@ export async function readTail(blob: AppendBlobClient, index: SessionIndex, call
       }
       if (restStatus(e) !== 416) throw e;
       // 416: an empty blob has no byte range to read.
-      call.count();
+      call.count('properties');
       const props = await blob.getProperties({ abortSignal: call.signal });
       if ((props.contentLength ?? 0) === 0) return { ...EMPTY_TAIL, length: 0, etag: props.etag ?? '' };
       continue;
@@ -141,7 +142,7 @@ export async function readTail(blob: AppendBlobClient, index: SessionIndex, call
     for (let window = TAIL_WINDOW; start + bytes.length < total || lastLine(bytes, start === 0, index.sessionId) === undefined; window *= 4) {
       start = Math.max(0, total - window);
       try {
-        call.count();
+        call.count('read');
         const res = await blob.download(start, total - start, { conditions: { ifMatch: etag }, abortSignal: call.signal });
         bytes = await readBody(res.readableStreamBody);
       } catch (e) {
@@ -172,7 +173,7 @@ export async function readAppendedSince(
 ): Promise<{ tail: BlobTail; lines: string[] } | undefined> {
   let res;
   try {
-    call.count();
+    call.count('read');
     res = await blob.download(tail.length, undefined, { abortSignal: call.signal });
   } catch (e) {
     if (restStatus(e) === 416 || restStatus(e) === 404) return undefined;

@@ -21,5 +21,7 @@ export function withEventPublishing(log: AuditLog, publisher: EventPublisher, op
     verify: (sessionId) => log.verify(sessionId),
     list: (filter) => log.list(filter),
     ping: () => log.ping(),
+    // The storage counters are the wrapped log's: publishing makes no storage requests.
+    ...(log.stats ? { stats: log.stats.bind(log) } : {}),
   };
 }

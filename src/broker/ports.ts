@@ -71,6 +71,27 @@ export interface SessionSummary {
   path: string;
 }
 
+/** What a storage request of the audit log did; one HTTP request to storage each. */
+export type AuditStorageRequestKind = 'append' | 'create' | 'read' | 'properties' | 'list' | 'container';
+
+/** Counters of an audit log that writes to storage, since it was created. */
+export interface AuditLogStats {
+  /** events stored */
+  appends: number;
+  /** blocks written (group commit puts several events in one) */
+  blocks: number;
+  /** storage requests of any kind (the sum of `storageRequestsByKind`) */
+  storageRequests: number;
+  /**
+   * append: an append block; create: a session's index entry or blob created; read: a download
+   * (index entry, the chain's tail, a session read); properties: blob or container properties;
+   * list: one page of a listing; container: the container created on first need
+   */
+  storageRequestsByKind: Record<AuditStorageRequestKind, number>;
+  /** appends refused with 412 because another writer got there first */
+  conflicts: number;
+}
+
 export interface AppendOptions {
   allowForeignActor?: boolean;
   newSession?: boolean;
@@ -93,6 +114,11 @@ export interface AuditLog {
   list(filter: { day?: string; oid?: string }): Promise<SessionSummary[]>;
   /** whether the store answers (for /api/health) */
   ping(): Promise<boolean>;
+  /**
+   * Storage counters, for benchmarks and tests; absent on a log that makes no storage requests
+   * (in memory), so that "nothing measured" is never read as "zero requests".
+   */
+  stats?(): AuditLogStats;
 }
 
 export interface BrokerEvent {

@@ -87,6 +87,9 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     expect(table).toContain('person 2');
     expect(table).not.toContain('person 3<');
     for (const planted of [SSN, EMAIL]) expect(html).not.toContain(planted);
+    // The card's one line carries the count only.
+    for (let i = 0; i < 100 && !b.notifications.some((x) => x.requestId === requestId); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b.notifications.find((x) => x.requestId === requestId)?.impact).toMatch(/^would touch 20 row\(s\) \(computed /);
     expect(await snapshot()).toBe(before);
   });
 
@@ -131,6 +134,24 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     const html = await reviewPage(requestId);
     expect(html).toMatch(/id="impact-unavailable"[^>]*>No preview: The statement changes rows through several tables/);
     expect(await impact('UPDATE people, teams SET people.name = teams.label WHERE people.team = teams.id')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/several tables/) });
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a held TRUNCATE and DROP TABLE show each table\'s row estimate and size from information_schema; nothing is emptied or dropped', async () => {
+    const before = await snapshot();
+    const truth = (await my.rootQuery<{ TABLE_ROWS: number; bytes: number }>(`SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'people'`))[0]!;
+    const truncate = await reviewPage(await hold('TRUNCATE TABLE people'));
+    expect(truncate).toContain(`<ul id="impact-objects"><li>table <code>${my.database}.people</code>, about <strong>${Number(truth.TABLE_ROWS).toLocaleString('en-US')}</strong> rows`);
+    expect(truncate).toContain(`(${Number(truth.bytes).toLocaleString('en-US')} bytes`);
+    const drop = await impact(`DROP TABLE IF EXISTS people, ${my.database}.no_such_table`);
+    if (drop?.kind !== 'objects') throw new Error(JSON.stringify(drop));
+    expect(drop.statement).toBe('DROP TABLE');
+    expect(drop.objects).toEqual(expect.arrayContaining([
+      { name: `${my.database}.no_such_table`, exists: false },
+      expect.objectContaining({ name: `${my.database}.people`, exists: true, kind: 'table', totalBytes: Number(truth.bytes) }),
+    ]));
+    expect(await impact('ALTER TABLE people ADD COLUMN extra INT')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^ALTER is not previewed on MySQL connections/) });
+    expect(await impact('DROP VIEW IF EXISTS some_view')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^DROP VIEW is not previewed on MySQL connections/) });
     expect(await snapshot()).toBe(before);
   });
 

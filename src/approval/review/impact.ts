@@ -29,8 +29,9 @@ import type { ApprovalRequestRecord } from '../types.js';
 import type { Analysis } from '../../sql/types.js';
 import { isPoolHandle } from '../../db/pools.js';
 import type { AnyEngine, EngineAnalysis } from '../../engine/types.js';
-import { mysqlPreviewQueries } from '../../engine/mysql/preview.js';
-import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectsPreview, type ReadContext } from './object-impact.js';
+import { MYSQL_TABLE_SIZE_SQL, mysqlObjectTargets, mysqlPreviewQueries } from '../../engine/mysql/preview.js';
+import type { MysqlAnalysis } from '../../engine/mysql/types.js';
+import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectImpact, type ObjectsPreview, type ReadContext } from './object-impact.js';
 
 export const PREVIEW_ROWS = 10;
 
@@ -185,7 +186,13 @@ async function mysqlImpact(
     return unavailable('The statement could not be parsed for a preview.');
   }
   if (analysis.command !== 'update' && analysis.command !== 'delete') {
-    if (analysis.kind === 'ddl' && !analysis.command.startsWith('create')) return unavailable(`${analysis.command.toUpperCase()} is not previewed on MySQL connections; only UPDATE and DELETE are.`);
+    const objects = mysqlObjectTargets(analysis as MysqlAnalysis);
+    if (objects) return await mysqlObjectsImpact(executor, record, objects);
+    if (analysis.kind === 'ddl' && !analysis.command.startsWith('create')) {
+      const keyword = (analysis.root as { keyword?: unknown } | null)?.keyword;
+      const label = `${analysis.command}${typeof keyword === 'string' ? ` ${keyword}` : ''}`.toUpperCase();
+      return unavailable(`${label} is not previewed on MySQL connections; only UPDATE, DELETE, TRUNCATE and DROP TABLE are.`);
+    }
     return undefined;
   }
   const built = mysqlPreviewQueries(record.sql, record.params, PREVIEW_ROWS);
@@ -205,6 +212,48 @@ async function mysqlImpact(
   const masked = applyMasking(plan, sample.fields, sample.rows);
   const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
   return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
+}
+
+/**
+ * A MySQL TRUNCATE or DROP TABLE: each table's row estimate and size from information_schema.TABLES,
+ * read on the profile's read pool as its user sees them (a table it cannot see: "does not exist").
+ */
+async function mysqlObjectsImpact(executor: ApprovalExecutor, record: ApprovalRequestRecord, targets: NonNullable<ReturnType<typeof mysqlObjectTargets>>): Promise<ObjectsPreview> {
+  const { engine, handle } = await executor.readPool(record.connection, record.profile);
+  const analysis = engine.analyze(MYSQL_TABLE_SIZE_SQL, { maxLength: Number.MAX_SAFE_INTEGER });
+  const objects: ObjectImpact[] = [];
+  for (const t of targets.tables) {
+    const name = t.schema === undefined ? t.name : `${t.schema}.${t.name}`;
+    const r = await engine.execute(handle, { sql: MYSQL_TABLE_SIZE_SQL, params: [t.schema ?? null, t.name], maxRows: 1, mode: 'read' }, analysis);
+    const row = r.rows[0];
+    if (!row) {
+      objects.push({ name, exists: false });
+      continue;
+    }
+    const [schema, table, type, rows, bytes] = row.map((c) => (c === null ? null : String(c)));
+    const totalBytes = Number(bytes ?? 0);
+    objects.push({
+      name: `${schema}.${table}`,
+      exists: true,
+      kind: type === 'VIEW' ? 'view' : 'table',
+      ...(rows === null || rows === undefined ? {} : { rowEstimate: Number(rows) }),
+      totalBytes,
+      totalSize: prettyBytes(totalBytes),
+    });
+  }
+  return { kind: 'objects', computedAt: new Date().toISOString(), statement: targets.statement, cascade: false, objects };
+}
+
+/** A size as PostgreSQL's pg_size_pretty prints it (`8192 bytes`, `48 MB`), so both engines' pages read alike. */
+export function prettyBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let size = bytes;
+  let unit = 0;
+  while (unit < units.length - 1 && Math.abs(size) >= 10 * 1024) {
+    size = Math.round(size / 1024);
+    unit++;
+  }
+  return `${size} ${units[unit]}`;
 }
 
 /** `TRUNCATE public.orders: ~120,000 rows, 48 MB; 1 dependent object(s) would be emptied too (computed …)` */

@@ -191,3 +191,21 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   }
   return { count, rows, params: selectParams, countAnalysis, rowsAnalysis };
 }
+
+/** The tables a TRUNCATE or DROP TABLE names (unqualified: the connection's database), or undefined for any other statement. */
+export function mysqlObjectTargets(analysis: MysqlAnalysis): { statement: string; tables: MysqlAnalysis['tablesWritten'] } | undefined {
+  const root = analysis.root;
+  if (!isNode(root) || !Array.isArray(root['name'])) return undefined;
+  const statement = root['type'] === 'truncate' ? 'TRUNCATE' : root['type'] === 'drop' && root['keyword'] === 'table' ? 'DROP TABLE' : undefined;
+  // Every name the statement lists, as the analysis decoded them (the policy judged these).
+  if (statement === undefined || analysis.tablesWritten.length === 0 || analysis.tablesWritten.length !== root['name'].length) return undefined;
+  return { statement, tables: analysis.tablesWritten };
+}
+
+/**
+ * One table's row estimate and size as information_schema.TABLES gives them to the profile's user
+ * (TABLE_ROWS: an estimate for InnoDB; DATA_LENGTH + INDEX_LENGTH: the bytes of rows and indexes).
+ * Parameters: the database (NULL: the connection's default database) and the table name.
+ */
+export const MYSQL_TABLE_SIZE_SQL =
+  'SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS, COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS total_bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?';

@@ -244,8 +244,8 @@ async function mysqlObjectsImpact(executor: ApprovalExecutor, record: ApprovalRe
   return { kind: 'objects', computedAt: new Date().toISOString(), statement: targets.statement, cascade: false, objects };
 }
 
-/** A size as PostgreSQL's pg_size_pretty prints it (`8192 bytes`, `48 MB`), so both engines' pages read alike. */
-export function prettyBytes(bytes: number): string {
+/** A size in the style of PostgreSQL's pg_size_pretty (`8192 bytes`, `48 MB`), so both engines' pages read alike. */
+function prettyBytes(bytes: number): string {
   const units = ['bytes', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let size = bytes;
   let unit = 0;

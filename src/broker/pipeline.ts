@@ -14,11 +14,10 @@ import type { QualifiedName } from '../sql/types.js';
 import { applyMasking, describeDatabaseError, sqlstateWords, type MaskPlan, type MaskingPolicyInput } from '../masking/index.js';
 import { checkSqlText } from '../sql/placeholders.js';
 import type { DatabaseErrorInfo } from '../db/types.js';
-import { isPoolHandle, type PoolHandle } from '../db/pools.js';
 import { capBytes, DatabaseFailure, AffectedRowsOverLimit } from '../db/execute.js';
 import { toJsonRows } from '../db/values.js';
 import { identityOf } from '../db/identity.js';
-import type { AnyEngine, EngineAnalysis } from '../engine/types.js';
+import type { AnyEngine, EngineAnalysis, EngineHandle } from '../engine/types.js';
 import { newRequestId, SESSION_ID_PATTERN } from './ids.js';
 import { DefaultSessions } from './default-sessions.js';
 import type { Logger } from '../log.js';
@@ -266,12 +265,25 @@ export class Broker implements ApprovalExecutor {
     return this.deps.executor.engine(connection);
   }
 
-  async readPool(connection: string, profileName: string): Promise<PoolHandle> {
+  async readPool(connection: string, profileName: string): Promise<EngineHandle> {
+    const profile = this.profileOrRefuse(profileName);
+    return { engine: this.deps.executor.engine(connection), handle: await this.deps.executor.pool(connection, profileName, profile, 'read') };
+  }
+
+  async readDecision(analysis: EngineAnalysis, connection: string, profileName: string): Promise<Decision> {
+    const profile = this.profileOrRefuse(profileName);
+    const { catalog, executor, policy } = this.deps;
+    const allow = [...policy.functions.allowVolatile, ...profile.allowVolatile];
+    const volatileFunctions = await executor.engine(connection).disallowedCalls(catalog.catalog(connection, profile.dbRole), analysis, allow);
+    const decision = decide({ analysis, profile, policy, volatileFunctions });
+    if (analysis.kind === 'read' || decision.outcome === 'deny') return decision;
+    return { outcome: 'deny', reasons: [{ code: 'not_a_read', message: 'The statement is not a read.' }, ...decision.reasons] };
+  }
+
+  private profileOrRefuse(profileName: string): ProfileConfig {
     const profile = this.deps.policy.profiles[profileName];
     if (!profile) throw new BrokerError('policy_denied', `The policy no longer has profile "${profileName}".`);
-    const handle = await this.deps.executor.pool(connection, profileName, profile, 'read');
-    if (!isPoolHandle(handle)) throw new BrokerError('internal_error', `Connection "${connection}" is not a PostgreSQL connection; its impact cannot be previewed.`);
-    return handle;
+    return profile;
   }
 
   async executeApproved(x: ApprovedExecution): Promise<ExecutionResult> {

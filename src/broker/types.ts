@@ -7,8 +7,9 @@ import type { Principal } from '../identity/principal.js';
 import type { MaskPlan, ResultColumn } from '../masking/index.js';
 import type { AuditActor } from './ports.js';
 import type { ProfileConfig } from '../policy/schema.js';
-import type { ExecutionMode, PoolHandle } from '../db/pools.js';
-import type { AnyEngine, EngineAnalysis, EngineCatalog } from '../engine/types.js';
+import type { ExecutionMode } from '../db/pools.js';
+import type { AnyEngine, EngineAnalysis, EngineCatalog, EngineHandle } from '../engine/types.js';
+import type { Decision } from '../policy/decide.js';
 
 export interface QueryRequest {
   connection: string;
@@ -107,8 +108,14 @@ export interface ApprovalExecutor {
   planMasking(analysis: EngineAnalysis, viewer: Principal, target: { connection: string; dbRole: string | undefined }, options?: { asExempt?: false }): Promise<MaskPlan>;
   /** Run an approved statement, mask and record its outcome (not its decision, already recorded). */
   executeApproved(x: ApprovedExecution): Promise<ExecutionResult>;
-  /** The profile's read-only pool on a PostgreSQL connection (the approver's impact preview); refused for other engines. */
-  readPool(connection: string, profileName: string): Promise<PoolHandle>;
+  /** The profile's read-only pool on a connection, as its engine's handle (the approver's impact preview). */
+  readPool(connection: string, profileName: string): Promise<EngineHandle>;
+  /**
+   * How the policy judges `analysis` as a read on the profile, as it would an agent's read: the
+   * calls off the allow-list (volatile functions on PostgreSQL, non-allow-listed built-ins on
+   * MySQL) and decide() (the impact preview runs only what an agent could read).
+   */
+  readDecision(analysis: EngineAnalysis, connection: string, profileName: string): Promise<Decision>;
   /** The engine of a configured connection (the approval workflow analyses the held statement with it). */
   engine(connection: string): AnyEngine;
 }

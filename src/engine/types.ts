@@ -146,3 +146,12 @@ export interface Engine<A extends EngineAnalysis = Analysis, Handle = unknown, C
 
 /** An engine as the engine-neutral parts hold it: analysis, handle and catalog opaque to them. */
 export type AnyEngine = Engine<EngineAnalysis, unknown, EngineCatalog>;
+
+/**
+ * A warm pool of one connection as its engine's own handle, with that engine: whoever holds it
+ * runs statements through `engine.execute(handle, …)` without knowing which engine it is.
+ */
+export interface EngineHandle {
+  engine: AnyEngine;
+  handle: unknown;
+}

@@ -6,6 +6,12 @@
  * WHERE / USING / FROM clauses on the parsed tree and deparsed (pgsql-deparser), run on the
  * profile's read pool (its role, read-only transaction, statement timeout) with the requester's
  * identity, so row-level security selects what the write would.
+ *
+ * MySQL connections (`engine: mysql`): the same row preview of a single-table UPDATE or DELETE,
+ * its SELECTs built on node-sql-parser's tree (engine/mysql/preview.ts), judged as an agent's read
+ * on the profile would be (readDecision), masked with the MySQL origins and run through the
+ * engine on the profile's MySQL read pool (read-only transaction, limits). Multi-table statements
+ * and anything not built with certainty: `unavailable` with a sentence.
  */
 import { deparse } from 'pgsql-deparser';
 import type { Node } from '@pgsql/types';
@@ -21,7 +27,11 @@ import { toJsonRows } from '../../db/values.js';
 import { actorOfRequester } from '../workflow/audit-events.js';
 import type { ApprovalRequestRecord } from '../types.js';
 import type { Analysis } from '../../sql/types.js';
-import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectsPreview, type ReadContext } from './object-impact.js';
+import { isPoolHandle } from '../../db/pools.js';
+import type { AnyEngine, EngineAnalysis } from '../../engine/types.js';
+import { MYSQL_TABLE_SIZE_SQL, mysqlObjectTargets, mysqlPreviewQueries } from '../../engine/mysql/preview.js';
+import type { MysqlAnalysis } from '../../engine/mysql/types.js';
+import { computeObjectsImpact, dependentsSummary, objectSummary, objectTargets, statementLabel, type ObjectImpact, type ObjectsPreview, type ReadContext } from './object-impact.js';
 
 export const PREVIEW_ROWS = 10;
 
@@ -86,8 +96,17 @@ export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRec
   const unavailable = (message: string): ImpactPreview => ({ kind: 'unavailable', computedAt, message });
   const profile = deps.policy.profiles[record.profile];
   if (!profile) return unavailable('The profile of this request no longer exists.');
-  // Both previews read PostgreSQL's own catalog and syntax.
-  if ((deps.policy.connections[record.connection]?.engine ?? 'postgres') !== 'postgres') return unavailable('The impact preview is computed for PostgreSQL connections only.');
+  if ((deps.policy.connections[record.connection]?.engine ?? 'postgres') !== 'postgres') {
+    try {
+      const executor = await deps.executor();
+      const engine = executor.engine(record.connection);
+      if (engine.name === 'mysql') return await mysqlImpact(deps, executor, engine, record, approver, profile, unavailable);
+    } catch (e) {
+      return unavailable(whyNoPreview(e));
+    }
+    return unavailable('The impact preview is computed for PostgreSQL and MySQL connections only.');
+  }
+  // Below: PostgreSQL's own catalog and syntax.
   let analysis: Analysis;
   try {
     analysis = analyzeSql(record.sql, { maxLength: deps.policy.limits.maxSqlLength });
@@ -112,7 +131,8 @@ export async function computeImpact(deps: ImpactDeps, record: ApprovalRequestRec
 /** The profile's read pool (its role, read-only transaction, statement timeout) under the requester's identity. */
 async function readContext(deps: ImpactDeps, record: ApprovalRequestRecord): Promise<ReadContext> {
   const executor = await deps.executor();
-  const handle = await executor.readPool(record.connection, record.profile);
+  const { handle } = await executor.readPool(record.connection, record.profile);
+  if (!isPoolHandle(handle)) throw new Error(`Connection "${record.connection}" is not a PostgreSQL connection.`);
   return { handle, identity: identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId) };
 }
 
@@ -147,6 +167,93 @@ async function rowsImpact(
   const masked = applyMasking(plan, sample.fields, sample.rows);
   const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
   return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
+}
+
+/** A MySQL UPDATE/DELETE: the same preview, each step through the connection's engine. */
+async function mysqlImpact(
+  deps: ImpactDeps,
+  executor: ApprovalExecutor,
+  engine: AnyEngine,
+  record: ApprovalRequestRecord,
+  approver: Principal,
+  profile: PolicyConfig['profiles'][string],
+  unavailable: (message: string) => ImpactPreview,
+): Promise<ImpactPreview | undefined> {
+  let analysis: EngineAnalysis;
+  try {
+    analysis = engine.analyze(record.sql, { maxLength: deps.policy.limits.maxSqlLength });
+  } catch {
+    return unavailable('The statement could not be parsed for a preview.');
+  }
+  if (analysis.command !== 'update' && analysis.command !== 'delete') {
+    const objects = mysqlObjectTargets(analysis as MysqlAnalysis);
+    if (objects) return await mysqlObjectsImpact(executor, record, objects);
+    if (analysis.kind === 'ddl' && !analysis.command.startsWith('create')) {
+      const keyword = (analysis.root as { keyword?: unknown } | null)?.keyword;
+      const label = `${analysis.command}${typeof keyword === 'string' ? ` ${keyword}` : ''}`.toUpperCase();
+      return unavailable(`${label} is not previewed on MySQL connections; only UPDATE, DELETE, TRUNCATE and DROP TABLE are.`);
+    }
+    return undefined;
+  }
+  const built = mysqlPreviewQueries(record.sql, record.params, PREVIEW_ROWS);
+  if ('error' in built) return unavailable(built.error);
+  // The preview runs only what an agent could read on this profile, masked as the approver's reads.
+  for (const a of [built.countAnalysis, built.rowsAnalysis]) {
+    const decision = await executor.readDecision(a, record.connection, record.profile);
+    if (decision.outcome !== 'allow') return unavailable(`The preview query would not be allowed as a read on this profile (${decision.reasons[0]?.code ?? decision.outcome}); it is not run.`);
+  }
+  const target = { connection: record.connection, dbRole: profile.dbRole };
+  const [, plan] = await Promise.all([executor.planMasking(built.countAnalysis, approver, target), executor.planMasking(built.rowsAnalysis, approver, target)]);
+  const { engine: runner, handle } = await executor.readPool(record.connection, record.profile);
+  const identity = identityOf(actorOfRequester(record.requester), record.requestId, record.sessionId);
+  const counted = await runner.execute(handle, { sql: built.count, params: built.params, maxRows: 1, maxRowBytes: profile.maxResultBytes, mode: 'read', identity }, built.countAnalysis);
+  const sample = await runner.execute(handle, { sql: built.rows, params: built.params, maxRows: PREVIEW_ROWS, maxRowBytes: profile.maxResultBytes, mode: 'read', identity }, built.rowsAnalysis);
+  await runner.prepareOrigins(plan, sample.fields);
+  const masked = applyMasking(plan, sample.fields, sample.rows);
+  const rows = toJsonRows(masked.rows, sample.fields.map((f) => f.dataTypeID), masked.columns.map((c) => c.masked !== false));
+  return { kind: 'rows', computedAt: new Date().toISOString(), rowCount: Number(counted.rows[0]?.[0] ?? 0), columns: masked.columns, rows };
+}
+
+/**
+ * A MySQL TRUNCATE or DROP TABLE: each table's row estimate and size from information_schema.TABLES,
+ * read on the profile's read pool as its user sees them (a table it cannot see: "does not exist").
+ */
+async function mysqlObjectsImpact(executor: ApprovalExecutor, record: ApprovalRequestRecord, targets: NonNullable<ReturnType<typeof mysqlObjectTargets>>): Promise<ObjectsPreview> {
+  const { engine, handle } = await executor.readPool(record.connection, record.profile);
+  const analysis = engine.analyze(MYSQL_TABLE_SIZE_SQL, { maxLength: Number.MAX_SAFE_INTEGER });
+  const objects: ObjectImpact[] = [];
+  for (const t of targets.tables) {
+    const name = t.schema === undefined ? t.name : `${t.schema}.${t.name}`;
+    const r = await engine.execute(handle, { sql: MYSQL_TABLE_SIZE_SQL, params: [t.schema ?? null, t.name], maxRows: 1, mode: 'read' }, analysis);
+    const row = r.rows[0];
+    if (!row) {
+      objects.push({ name, exists: false });
+      continue;
+    }
+    const [schema, table, type, rows, bytes] = row.map((c) => (c === null ? null : String(c)));
+    const totalBytes = Number(bytes ?? 0);
+    objects.push({
+      name: `${schema}.${table}`,
+      exists: true,
+      kind: type === 'VIEW' ? 'view' : 'table',
+      ...(rows === null || rows === undefined ? {} : { rowEstimate: Number(rows) }),
+      totalBytes,
+      totalSize: prettyBytes(totalBytes),
+    });
+  }
+  return { kind: 'objects', computedAt: new Date().toISOString(), statement: targets.statement, cascade: false, objects };
+}
+
+/** A size in the style of PostgreSQL's pg_size_pretty (`8192 bytes`, `48 MB`), so both engines' pages read alike. */
+function prettyBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let size = bytes;
+  let unit = 0;
+  while (unit < units.length - 1 && Math.abs(size) >= 10 * 1024) {
+    size = Math.round(size / 1024);
+    unit++;
+  }
+  return `${size} ${units[unit]}`;
 }
 
 /** `TRUNCATE public.orders: ~120,000 rows, 48 MB; 1 dependent object(s) would be emptied too (computed …)` */

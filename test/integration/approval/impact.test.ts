@@ -72,7 +72,7 @@ describe('impact preview', () => {
     expect(await previewQueries(analyzeSql('select 1').stmt.stmt)).toHaveProperty('error');
     const policy = b.runtime.policy;
     const mysql = { ...policy, connections: { ...policy.connections, sales: { ...policy.connections.sales!, engine: 'mysql' as const } } };
-    expect(await computeImpact({ executor: () => b.runtime.broker, policy: mysql }, record('truncate orders'), approver(['Query.Approve']))).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/PostgreSQL connections only/) });
+    expect(await computeImpact({ executor: () => b.runtime.broker, policy: mysql }, record('truncate orders'), approver(['Query.Approve']))).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/PostgreSQL and MySQL connections only/) });
   });
 
   it('the review page shows it for a held DELETE', async () => {

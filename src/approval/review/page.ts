@@ -77,7 +77,7 @@ function objectItem(o: ObjectImpact): string {
   const rows =
     o.rowEstimate === undefined ? '' : o.rowEstimate === 'never analyzed' ? ', row estimate unknown (never analyzed)' : `, about <strong>${escapeHtml(Math.round(o.rowEstimate).toLocaleString('en-US'))}</strong> rows (planner estimate, not a count)`;
   const relations = o.relations === undefined ? '' : `, ${escapeHtml(o.relations)} relation(s)`;
-  return `<li>${escapeHtml(o.kind)} <code>${escapeHtml(o.name)}</code>${relations}${rows}, <strong>${escapeHtml(o.totalSize)}</strong> (${escapeHtml(o.totalBytes.toLocaleString('en-US'))} bytes with indexes and TOAST)</li>`;
+  return `<li>${escapeHtml(o.kind)} <code>${escapeHtml(o.name)}</code>${relations}${rows}, <strong>${escapeHtml(o.totalSize)}</strong> (${escapeHtml(o.totalBytes.toLocaleString('en-US'))} bytes, indexes included)</li>`;
 }
 
 function objectsSection(p: ObjectsPreview): string {

@@ -18,8 +18,9 @@
  * The SQL analysis refuses SET and friends; these settings are what holds if it errs.
  *
  * Pre-armed connections: a pooled connection is idle *armed* for its pool's profile. After a use it
- * is reset and then armed again — the session settings, `SET ROLE` for the profile's dbRole, `USE`
- * of the default database, and for a read pool `START TRANSACTION READ ONLY` — before the pool may
+ * is reset and then armed again — the session settings, `SET ROLE` (the profile's dbRole, or the
+ * role the login had when the connection opened), `USE` of the default database, and for a read
+ * pool `START TRANSACTION READ ONLY` — before the pool may
  * hand it out again; all of it after the statement's result was handed over, off the latency path,
  * and pipelined (the reset and the arming statements in one socket write, answers read in order).
  * So a read sends its statement alone (plus `sql_select_limit` when its row cap differs from the
@@ -33,6 +34,10 @@
  * trip), no LOCAL INFILE (the flag is off and no stream factory exists: `LOAD DATA LOCAL` cannot
  * read the broker's files), `mysql_clear_password` only over TLS (Entra tokens), `resetOnRelease`
  * off (the reset is ours, before arming: the driver's would undo the arming).
+ *
+ * What the reset leaves and the arming therefore always sets again: the active role (MariaDB keeps
+ * it) and the current database (both servers keep it), so a `SET ROLE` or `USE` that got past the
+ * analysis never reaches the next user of the connection.
  */
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
@@ -61,7 +66,10 @@ export interface MysqlHandle {
   flavor?: MysqlFlavor;
   /** the profile's dbRole: every use starts with SET ROLE (startMysqlSession) */
   readonly role?: string;
-  /** the default database, selected after SET ROLE when the login may not name it (JIT users) */
+  /**
+   * the default database, selected at every arming after SET ROLE (the reset keeps the current
+   * database): the connection's own, or the one a login that may not name it at connect uses (JIT users)
+   */
   readonly useDatabase?: string;
   /** Resolves when no reset or arming of this pool's connections is in flight. */
   settled(): Promise<void>;
@@ -91,7 +99,7 @@ export interface MysqlPoolOptions {
   entra?: boolean;
   /** the MySQL role every use of a connection runs with (a profile's dbRole) */
   role?: string;
-  /** a database to USE at the start of every use (after SET ROLE) */
+  /** a database to USE at every arming (after SET ROLE); default: the target's database */
   useDatabase?: string;
 }
 
@@ -143,8 +151,28 @@ const quoteIdent = (name: string): string => `\`${name.replaceAll('`', '``')}\``
  */
 export async function startMysqlSession(conn: mysql.PoolConnection, handle: MysqlHandle, mode: ExecutionMode, selectLimit?: number): Promise<void> {
   await queryRows(conn, sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, mode, selectLimit));
-  if (handle.role !== undefined) await queryRows(conn, `SET ROLE ${quoteIdent(handle.role)}`);
+  await queryRows(conn, setRoleSql(handle, conn));
   if (handle.useDatabase !== undefined) await queryRows(conn, `USE ${quoteIdent(handle.useDatabase)}`);
+}
+
+/**
+ * The role a use runs with: the profile's dbRole; without one, the role(s) the login had at
+ * connect (MySQL 8: `SET ROLE DEFAULT`; MariaDB has no DEFAULT there: the role read when the
+ * connection opened, or NONE when that is unknown). Set at every arming because MariaDB's session
+ * reset keeps whatever role the last statement chose.
+ */
+function setRoleSql(handle: MysqlHandle, conn: mysql.PoolConnection): string {
+  if (handle.role !== undefined) return `SET ROLE ${quoteIdent(handle.role)}`;
+  if (handle.flavor !== 'mariadb') return 'SET ROLE DEFAULT';
+  const role = loginRoles.get(conn);
+  return role === undefined || role === null ? 'SET ROLE NONE' : `SET ROLE ${quoteIdent(role)}`;
+}
+
+/** MariaDB: the role active on a connection that was just opened (its login's default role), or null. */
+async function readLoginRole(conn: mysql.PoolConnection): Promise<void> {
+  const rows = await queryRows(conn, 'SELECT CURRENT_ROLE() AS role');
+  const role = rows[0]?.role;
+  loginRoles.set(conn, typeof role === 'string' && role !== '' ? role : null);
 }
 
 /**
@@ -200,13 +228,15 @@ export async function createMysqlHandle(credentials: ConnectionCredentials, limi
     fresh.add(conn);
   });
   const life: PoolLife = { inFlight: new Set(), closing: false, selectLimit: undefined };
+  // The reset keeps the current database: every arming selects the connection's own again.
+  const useDatabase = options.useDatabase ?? target.database;
   const handle: MysqlHandle = {
     pool,
     credentials,
     limits,
     mode,
     ...(options.role === undefined ? {} : { role: options.role }),
-    ...(options.useDatabase === undefined ? {} : { useDatabase: options.useDatabase }),
+    ...(useDatabase === undefined || useDatabase === '' ? {} : { useDatabase }),
     async settled() {
       while (life.inFlight.size > 0) await Promise.allSettled([...life.inFlight]);
     },
@@ -328,6 +358,8 @@ const lives = new WeakMap<MysqlHandle, PoolLife>();
 const fresh = new WeakSet<mysql.PoolConnection>();
 /** idle connections and what they are armed with; a connection is taken out of it when handed out */
 const armedSessions = new WeakMap<mysql.PoolConnection, ArmedSession>();
+/** MariaDB connections of pools without a dbRole: the role their login had when they opened (null: none) */
+const loginRoles = new WeakMap<mysql.PoolConnection, string | null>();
 
 /** A reset and an arming together longer than this (a server that stopped answering): the connection goes. */
 const RECYCLE_TIMEOUT_MS = 10_000;
@@ -339,11 +371,11 @@ function lifeOf(handle: MysqlHandle): PoolLife {
 }
 
 /** The statements that arm a clean session for the handle's pool, in order, and what they arm. */
-function armingOf(handle: MysqlHandle, life: PoolLife): { statements: string[]; armed: ArmedSession } {
+function armingOf(handle: MysqlHandle, life: PoolLife, conn: mysql.PoolConnection): { statements: string[]; armed: ArmedSession } {
   const read = handle.mode === 'read';
   const selectLimit = read ? life.selectLimit : undefined;
   const statements = [sessionSettingsSql(handle.flavor ?? 'mysql', handle.limits, handle.mode, selectLimit)];
-  if (handle.role !== undefined) statements.push(`SET ROLE ${quoteIdent(handle.role)}`);
+  statements.push(setRoleSql(handle, conn));
   if (handle.useDatabase !== undefined) statements.push(`USE ${quoteIdent(handle.useDatabase)}`);
   if (read) statements.push('START TRANSACTION READ ONLY');
   return { statements, armed: { access: handle.mode, selectLimit, readOnlyTransaction: read } };
@@ -355,7 +387,7 @@ function armingOf(handle: MysqlHandle, life: PoolLife): { statements: string[]; 
  * transaction. One statement after the other: a new connection, on the latency path.
  */
 async function armSession(conn: mysql.PoolConnection, handle: MysqlHandle, life: PoolLife): Promise<ArmedSession> {
-  const { statements, armed } = armingOf(handle, life);
+  const { statements, armed } = armingOf(handle, life, conn);
   for (const sql of statements) await queryRows(conn, sql);
   return armed;
 }
@@ -456,6 +488,7 @@ export async function checkOutMysql(handle: MysqlHandle, acquireTimeoutMs = 5_00
   try {
     // Not armed and not new: given back without recycleMysql. Never trust its session.
     if (!isNew) await resetSession(conn);
+    else if (handle.role === undefined && handle.flavor === 'mariadb') await readLoginRole(conn);
     return { conn, armed: await armSession(conn, handle, life) };
   } catch (e) {
     killMysqlConnection(conn, 'arming the session failed');
@@ -487,15 +520,16 @@ export function recycleMysql(handle: MysqlHandle, conn: mysql.PoolConnection): v
     if (life.closing) return kill('the pool is closing');
     const timer = setTimeout(() => kill('the session reset and arming took too long'), RECYCLE_TIMEOUT_MS);
     try {
-      const { statements, armed } = armingOf(handle, life);
+      const arming = armingOf(handle, life, conn);
+      let armed = arming.armed;
       try {
-        await resetAndArmPipelined(conn, statements);
+        await resetAndArmPipelined(conn, arming.statements);
       } catch (e) {
         // A server without COM_RESET_CONNECTION: COM_CHANGE_USER resets whatever the pipeline set,
-        // then the arming runs again, one statement after the other.
+        // then the arming runs again, one statement after the other (with the row cap of now).
         if ((e as { errno?: number }).errno !== 1047 || killed) throw e;
         await resetSession(conn);
-        await armSession(conn, handle, life);
+        armed = await armSession(conn, handle, life);
       }
       if (killed) return;
       if (life.closing) return kill('the pool is closing');

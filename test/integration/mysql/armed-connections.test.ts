@@ -30,6 +30,8 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
   // The login users hold no privileges of their own on the data, only their roles (as README asks).
   const login = { user: 'qb_armed', password: `pw_${randomBytes(6).toString('hex')}` };
   const armFail = { user: 'qb_armfail', password: `pw_${randomBytes(6).toString('hex')}` };
+  /** a login whose default role is the read role and which also holds the write role (a profile without dbRole runs with its default role) */
+  const noRole = { user: 'qb_norole', password: `pw_${randomBytes(6).toString('hex')}` };
 
   const req = (sql: string, extra: Partial<StatementRequest> = {}): StatementRequest => ({ sql, params: [], maxRows: 7, mode: 'read', ...extra });
 
@@ -92,6 +94,12 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
       create user ${armFail.user}@'%' identified by '${armFail.password}';
       grant select on ${db}.* to ${armFail.user}@'%';
       grant qb_armfail_role to ${armFail.user}@'%';
+      create user ${noRole.user}@'%' identified by '${noRole.password}';
+      grant qb_armed_read to ${noRole.user}@'%'; grant qb_armed_write to ${noRole.user}@'%';
+      set default role qb_armed_read for ${noRole.user}@'%';
+      create database qb_armed_other; create table qb_armed_other.items (id int primary key, v int not null);
+      insert into qb_armed_other.items values (1, -1);
+      grant select on qb_armed_other.* to qb_armed_read;
     `);
     read = await handle('read', 'qb_armed_read');
     write = await handle('write', 'qb_armed_write');
@@ -257,6 +265,33 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
     } finally {
       await my.rootQuery('set global idle_transaction_timeout = 0');
     }
+  });
+
+  it('a profile without dbRole: a SET ROLE by a statement does not survive the reset (the login role comes back)', async () => {
+    // MariaDB's COM_RESET_CONNECTION keeps the active role; with no dbRole to arm, the next user
+    // would run with whatever role the last statement chose (here the write role on a read pool).
+    const h = await createMysqlHandle(credentialsOf(noRole.user, noRole.password), { statementTimeoutMs: 2500, lockTimeoutMs: 3000 }, 'read', { connectionLimit: 1 });
+    handles.push(h);
+    const first = await session(h);
+    expect(first).toMatchObject({ role: 'qb_armed_read', tx: '1', ro: '1' });
+    for (const change of ['set role qb_armed_write', 'set role none']) {
+      await executeMysql(h, req(change));
+      const next = await session(h);
+      expect(next, change).toMatchObject({ id: first.id, role: 'qb_armed_read', tx: '1', ro: '1' });
+    }
+  });
+
+  it('a USE by a statement does not survive the reset: the next user is in the connection\'s database again', async () => {
+    // COM_RESET_CONNECTION keeps the current database; a pool armed without USE would let the next
+    // user's unqualified names resolve in another schema.
+    const h = await createMysqlHandle(credentialsOf(noRole.user, noRole.password), { statementTimeoutMs: 2500, lockTimeoutMs: 3000 }, 'read', { connectionLimit: 1 });
+    handles.push(h);
+    const first = await session(h);
+    expect(first.db).toBe(my.database);
+    await executeMysql(h, req('use qb_armed_other'));
+    const next = await session(h);
+    expect(next).toMatchObject({ id: first.id, db: my.database });
+    expect((await executeMysql(h, req('select v from items where id = 1'))).rows).toEqual([['10']]);
   });
 
   it('end() waits for the reset in flight and leaves no session on the server', async () => {

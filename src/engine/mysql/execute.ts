@@ -415,6 +415,12 @@ export async function executeMysql(handle: MysqlHandle, req: StatementRequest): 
   const sql = bindMysqlParams(req.sql, req.params);
   if (req.signal?.aborted) throw new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
   const { conn, armed } = await checkOutMysql(handle);
+  if (req.signal?.aborted) {
+    // Abandoned while it waited for a connection (a full pool, a new one armed): nothing runs, and
+    // the connection, untouched, goes back (an abort listener added now would never fire).
+    recycleMysql(handle, conn);
+    throw new BrokerError('invalid_request', 'The request was abandoned; the statement was cancelled.');
+  }
   let destroyed = false;
   let aborted: BrokerError | undefined;
   const onAbort = () => {

@@ -294,6 +294,26 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
     expect((await executeMysql(h, req('select v from items where id = 1'))).rows).toEqual([['10']]);
   });
 
+  it('a request abandoned while it waits for a connection runs nothing', async () => {
+    // The pool's only connection is busy; the request is abandoned before it gets it.
+    const busy = executeMysql(write, req('select sleep(0.6)'));
+    await new Promise((r) => setTimeout(r, 50));
+    const abandon = new AbortController();
+    const insert = executeMysql(write, req('insert into items values (300, 3000)', { mode: 'write', maxAffectedRows: 5, signal: abandon.signal }));
+    setTimeout(() => abandon.abort(), 100);
+    const e = await failure(insert);
+    await busy;
+    await write.settled();
+    try {
+      expect(e).toMatchObject({ code: 'invalid_request' });
+      expect(await my.rootQuery('select v from items where id = 300')).toEqual([]);
+    } finally {
+      await my.rootQuery('delete from items where id = 300');
+    }
+    // The connection went back to the pool armed: the next write works.
+    expect((await executeMysql(write, req('select @@in_transaction, @@tx_read_only, current_role()', { mode: 'write' }))).rows).toEqual([['1', '0', 'qb_armed_write']]);
+  });
+
   it('end() waits for the reset in flight and leaves no session on the server', async () => {
     const h = await handle('read', 'qb_armfail_role', credentialsOf(armFail.user, armFail.password));
     const s = await session(h);

@@ -306,7 +306,13 @@ export async function acquireMysql(handle: MysqlHandle, acquireTimeoutMs = 5_000
       await refreshPassword(handle);
       conn = await getConnection(handle, acquireTimeoutMs);
     }
-    handle.flavor ??= await detectFlavor(conn);
+    try {
+      handle.flavor ??= await detectFlavor(conn);
+    } catch (e) {
+      // Neither handed out nor given back, it would hold its pool slot for good.
+      killMysqlConnection(conn, 'the server flavor could not be read');
+      throw e;
+    }
     return conn;
   } catch (e) {
     if (e instanceof BrokerError) throw e;

@@ -314,6 +314,23 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
     expect((await executeMysql(write, req('select @@in_transaction, @@tx_read_only, current_role()', { mode: 'write' }))).rows).toEqual([['1', '0', 'qb_armed_write']]);
   });
 
+  it('a new connection whose first look-up fails is destroyed, not kept out of the pool', async () => {
+    // An account over its hourly query limit: the server refuses the first statement of a new
+    // connection (the flavor look-up of a new handle). The connection must not stay checked out.
+    const quota = { user: 'qb_quota', password: `pw_${randomBytes(6).toString('hex')}` };
+    await my.rootQuery(`create user ${quota.user}@'%' identified by '${quota.password}' with max_queries_per_hour 2; grant qb_armed_read to ${quota.user}@'%'`);
+    try {
+      const used = await handle('read', 'qb_armed_read', credentialsOf(quota.user, quota.password, ''));
+      await failure(executeMysql(used, req('select 1')));
+      const fresh = await handle('read', 'qb_armed_read', credentialsOf(quota.user, quota.password, ''));
+      const e = await failure(executeMysql(fresh, req('select 1')));
+      expect(e).toMatchObject({ code: 'dependency_unavailable' });
+      expect(await eventually(async () => (await sessionsOf(quota.user)).length === 0)).toBe(true);
+    } finally {
+      await my.rootQuery(`drop user ${quota.user}@'%'`);
+    }
+  });
+
   it('end() waits for the reset in flight and leaves no session on the server', async () => {
     const h = await handle('read', 'qb_armfail_role', credentialsOf(armFail.user, armFail.password));
     const s = await session(h);

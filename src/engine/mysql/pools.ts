@@ -159,7 +159,8 @@ export async function startMysqlSession(conn: mysql.PoolConnection, handle: Mysq
  * The role a use runs with: the profile's dbRole; without one, the role(s) the login had at
  * connect (MySQL 8: `SET ROLE DEFAULT`; MariaDB has no DEFAULT there: the role read when the
  * connection opened, or NONE when that is unknown). Set at every arming because MariaDB's session
- * reset keeps whatever role the last statement chose.
+ * reset keeps whatever role the last statement chose. On a MySQL 8 server with
+ * activate_all_roles_on_login, DEFAULT is fewer roles than a login gets: give such profiles a dbRole.
  */
 function setRoleSql(handle: MysqlHandle, conn: mysql.PoolConnection): string {
   if (handle.role !== undefined) return `SET ROLE ${quoteIdent(handle.role)}`;

@@ -296,8 +296,8 @@ describe.skipIf(missing !== undefined)('MySQL pre-armed pooled connections on a 
 
   it('a request abandoned while it waits for a connection runs nothing', async () => {
     // The pool's only connection is busy; the request is abandoned before it gets it.
-    const busy = executeMysql(write, req('select sleep(0.6)'));
-    await new Promise((r) => setTimeout(r, 50));
+    const busy = executeMysql(write, req('select sleep(0.8)'));
+    expect(await eventually(async () => (await my.rootQuery("select id from information_schema.processlist where info = 'select sleep(0.8)'")).length === 1)).toBe(true);
     const abandon = new AbortController();
     const insert = executeMysql(write, req('insert into items values (300, 3000)', { mode: 'write', maxAffectedRows: 5, signal: abandon.signal }));
     setTimeout(() => abandon.abort(), 100);

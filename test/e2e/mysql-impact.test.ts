@@ -155,6 +155,37 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     expect(await snapshot()).toBe(before);
   });
 
+  it('a WHERE that reads session state gets no preview: the read-only preview session is not the session the approved write runs in', async () => {
+    // 12 rows: over the approval threshold of 10. The preview runs in a READ ONLY transaction
+    // (tx_read_only = 1, a row cap in sql_select_limit); the approved write in a read-write session.
+    await my.rootQuery('CREATE TABLE ledger (id INT PRIMARY KEY, note VARCHAR(20))');
+    await my.rootQuery(`INSERT INTO ledger VALUES ${Array.from({ length: 12 }, (_, i) => `(${i + 1}, 'n${i + 1}')`).join(', ')}`);
+    const sql = 'DELETE FROM ledger WHERE id > ? AND @@tx_read_only = 0';
+    const requestId = await hold(sql, [0]);
+    const html = await reviewPage(requestId);
+    // Before: "Would touch 0 row(s)" on the page and the card, for a statement that deletes all 12.
+    expect(html).not.toContain('impact-count');
+    expect(html).toMatch(/id="impact-unavailable"[^>]*>No preview: The statement reads the session&#39;s own state \(@@tx_read_only\)/);
+    for (let i = 0; i < 100 && !b.notifications.some((x) => x.requestId === requestId); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b.notifications.find((x) => x.requestId === requestId)?.impact).toMatch(/^no preview: The statement reads the session's own state/);
+    // What the write touches once approved: every row.
+    const sqlHash = (await b.status(requestId, [...WRITER.roles], WRITER.sub)).body.sqlHash as string;
+    expect((await b.decide(requestId, { decision: 'approve', sqlHash }, [...APPROVER.roles], APPROVER.sub)).status).toBe(200);
+    const done = await b.pollUntilSettled(requestId, [...WRITER.roles], WRITER.sub);
+    expect(done.state, JSON.stringify(done)).toBe('executed');
+    expect(Number((await my.rootQuery<{ n: number }>('SELECT COUNT(*) AS n FROM ledger'))[0]!.n)).toBe(0);
+
+    // The same for the other variables and for the session's user (an approved statement may run as a just-in-time user).
+    for (const [where, shown] of [['@@sql_select_limit > 1000', '@@sql_select_limit'], ['@@session.tx_read_only = 0', '@@session.tx_read_only'], ['@@in_transaction = 0', '@@in_transaction'], ['USER() NOT LIKE ?', 'USER()'], ['CURRENT_USER() <> ?', 'CURRENT_USER()'], ['id IN (SELECT id FROM teams WHERE SESSION_USER() <> ?)', 'SESSION_USER()']] as const) {
+      const params = where.includes('?') ? [0, 'x'] : [0];
+      const p = await impact(`UPDATE people SET name = 'n' WHERE id > ? AND ${where}`, params);
+      expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the session's own state (${shown})`) });
+    }
+    // A variable in ORDER BY or WITH as well.
+    expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 ORDER BY IF(@@tx_read_only, id, -id) LIMIT 3', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
+    expect(mysqlPreviewQueries('WITH w AS (SELECT @@tx_read_only AS r) DELETE FROM people WHERE team IN (SELECT r FROM w)', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
+  });
+
   it('builds the SELECTs on the parsed tree, and gives only the WHERE\'s parameters', () => {
     const q = mysqlPreviewQueries('UPDATE people SET name = ? WHERE id IN (SELECT id FROM teams WHERE label = ?) ORDER BY id LIMIT ?', ['set-only', 'one', 3], 10);
     if ('error' in q) throw new Error(q.error);

@@ -12,6 +12,8 @@
  * - Only single-table statements are built (`DELETE FROM t …`, `UPDATE t SET …`). A multi-table
  *   statement, a tree with a clause not read here, or a SELECT whose printed text does not parse
  *   back to the same WITH/WHERE/ORDER BY: an error sentence, never a guess.
+ * - A WITH, WHERE or ORDER BY that reads session state (a system or user variable, the session's
+ *   user or role): not built, since the preview's read-only session is not the write's.
  */
 import mysqlParser from 'node-sql-parser/build/mysql.js';
 import { isBrokerError } from '../../errors.js';
@@ -95,6 +97,42 @@ function placeholders(v: unknown): number {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
+/**
+ * Built-ins whose value is the session's, not the data's: the session user and role (an approved
+ * statement may run as a just-in-time user) and what the session did before.
+ */
+const SESSION_FUNCTIONS: ReadonlySet<string> = new Set(['user', 'current_user', 'session_user', 'system_user', 'current_role', 'connection_id', 'last_insert_id', 'row_count', 'found_rows']);
+
+/**
+ * The first read of session state in a subtree (`@@tx_read_only`, `@v`, `USER()`), as written, or
+ * undefined. The preview runs in a read-only transaction on a read pool (tx_read_only = 1, a
+ * sql_select_limit, the pool's user) and the write runs elsewhere: such a value differs between
+ * the two, so the rows counted would not be the rows written.
+ */
+function sessionState(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    if (v['type'] === 'var') {
+      const prefix = typeof v['prefix'] === 'string' ? v['prefix'] : '@';
+      const members = Array.isArray(v['members']) ? v['members'].filter((m): m is string => typeof m === 'string') : [];
+      return `${prefix}${[String(v['name']), ...members].join('.')}`;
+    }
+    if (v['type'] === 'function' && isNode(v['name']) && !isNode(v['name']['schema']) && Array.isArray(v['name']['name']) && v['name']['name'].length === 1) {
+      const part = v['name']['name'][0];
+      const fn = isNode(part) && typeof part['value'] === 'string' ? part['value'] : undefined;
+      if (fn !== undefined && SESSION_FUNCTIONS.has(fn.toLowerCase())) return `${fn.toUpperCase()}()`;
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
+  }
+  return undefined;
+}
+
 function selectNode(fields: Node): Node {
   return { with: null, type: 'select', options: null, distinct: null, columns: [], into: { position: null }, from: null, where: null, groupby: null, having: null, orderby: null, limit: null, locking_read: null, window: null, collate: null, ...fields };
 }
@@ -134,6 +172,10 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const where = s['where'] ?? null;
   const orderby = orderBy(s['orderby']);
   const withClause = s['with'] ?? null;
+  const session = sessionState([withClause, where, orderby]);
+  if (session !== undefined) {
+    return { error: `The statement reads the session's own state (${session}), which differs between the read-only session of a preview and the session the approved statement runs in; its rows are not previewed.` };
+  }
   // The statement's `?` in text order: WITH, then SET (UPDATE), then WHERE, ORDER BY, LIMIT.
   const counts = { with: placeholders(withClause), set: placeholders(s['set']), where: placeholders(where), orderby: placeholders(orderby), limit: placeholders(s['limit']) };
   const total = counts.with + counts.set + counts.where + counts.orderby + counts.limit;

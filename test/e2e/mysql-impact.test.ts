@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../helpers/mariadb.js';
 import { createDemoRoles } from '../helpers/mysql-roles.js';
-import { startApprovalBroker, WRITER, APPROVER, type ApprovalTestBroker } from '../integration/approval/harness.js';
+import { startApprovalBroker, WRITER, APPROVER, READER, type ApprovalTestBroker } from '../integration/approval/harness.js';
 import { computeImpact } from '../../src/approval/review/impact.js';
 import { mysqlPreviewQueries } from '../../src/engine/mysql/preview.js';
 import type { ApprovalRequestRecord } from '../../src/approval/types.js';
@@ -184,6 +184,22 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     // A variable in ORDER BY or WITH as well.
     expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 ORDER BY IF(@@tx_read_only, id, -id) LIMIT 3', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
     expect(mysqlPreviewQueries('WITH w AS (SELECT @@tx_read_only AS r) DELETE FROM people WHERE team IN (SELECT r FROM w)', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
+  });
+
+  it('a word beginning with a digit, which the server and the parser read differently, is refused: no masked value through 0X1, no preview of other rows', async () => {
+    // The server reads 0X1 as the derived column `0X1` (ssn); node-sql-parser read it as the hex literal 0x1 (no lineage: unmasked).
+    const read = await b.query({ connection: 'shop', sql: 'SELECT 0X1 FROM (SELECT ssn AS `0X1` FROM people) AS d', params: [] }, [...READER.roles], READER.sub);
+    expect(read.status, JSON.stringify(read.body)).toBe(400);
+    expect(read.body.error.code).toBe('sql_parse_error');
+    expect(JSON.stringify(read.body)).not.toContain(SSN);
+    // The server reads 0e0 as the number 0 (every row), the parser read the column `0e0` (1000): the preview counted 0 rows.
+    const before = await snapshot();
+    const sql = 'DELETE FROM people WHERE id > (SELECT 0e0 FROM (SELECT 1000 AS `0e0`) AS d)';
+    const held = await b.query({ connection: 'shop', sql, params: [], reason: 'impact preview' }, [...WRITER.roles], WRITER.sub);
+    expect(held.status, JSON.stringify(held.body)).toBe(400);
+    expect(held.body.error.code).toBe('sql_parse_error');
+    expect(await impact(sql)).toMatchObject({ kind: 'unavailable', message: 'The statement could not be parsed for a preview.' });
+    expect(await snapshot()).toBe(before);
   });
 
   it('builds the SELECTs on the parsed tree, and gives only the WHERE\'s parameters', () => {

@@ -202,6 +202,17 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     expect(await snapshot()).toBe(before);
   });
 
+  it('a WITH query named like the table the statement changes gets no preview: the SELECT would read the query, not the table', async () => {
+    // Before: "would touch 0 row(s)" (the empty query) for an UPDATE of every row of people.
+    const p = await impact("WITH people AS (SELECT id, name, email, ssn, team FROM people WHERE id < 0) UPDATE people SET name = 'n' WHERE id > 0");
+    expect(p).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^The statement's WITH defines a query named like the table it changes \(people\)/) });
+    expect(mysqlPreviewQueries('WITH People AS (SELECT 1 AS id) DELETE FROM people WHERE id > 0', [], 10)).toMatchObject({ error: expect.stringMatching(/named like the table/) });
+    // Qualified, the target is the table whatever the WITH names.
+    const q = mysqlPreviewQueries(`WITH people AS (SELECT 1 AS id) DELETE FROM ${my.database}.people WHERE id IN (SELECT id FROM people)`, [], 10);
+    if ('error' in q) throw new Error(q.error);
+    expect(q.count).toBe(`WITH \`people\` AS (SELECT 1 AS \`id\`) SELECT COUNT(*) FROM \`${my.database}\`.\`people\` WHERE \`id\` IN (SELECT \`id\` FROM \`people\`)`);
+  });
+
   it('builds the SELECTs on the parsed tree, and gives only the WHERE\'s parameters', () => {
     const q = mysqlPreviewQueries('UPDATE people SET name = ? WHERE id IN (SELECT id FROM teams WHERE label = ?) ORDER BY id LIMIT ?', ['set-only', 'one', 3], 10);
     if ('error' in q) throw new Error(q.error);

@@ -12,6 +12,7 @@
  * - Only single-table statements are built (`DELETE FROM t …`, `UPDATE t SET …`). A multi-table
  *   statement, a tree with a clause not read here, or a SELECT whose printed text does not parse
  *   back to the same WITH/WHERE/ORDER BY: an error sentence, never a guess.
+ * - A WITH that names a query like the (unqualified) target table: not built (FROM would read it).
  * - A WITH, WHERE or ORDER BY that reads session state (a system or user variable, the session's
  *   user or role): not built, since the preview's read-only session is not the write's.
  */
@@ -172,6 +173,11 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const where = s['where'] ?? null;
   const orderby = orderBy(s['orderby']);
   const withClause = s['with'] ?? null;
+  // A CTE named like an unqualified target: the preview's FROM would read the CTE, not the table written.
+  const cteNames = Array.isArray(withClause) ? withClause.map((c) => (isNode(c) && isNode(c['name']) ? c['name']['value'] : undefined)) : [];
+  if ((target['db'] ?? null) === null && cteNames.some((c) => typeof c === 'string' && c.replace(/``/g, '`').toLowerCase() === target['table'].replace(/``/g, '`').toLowerCase())) {
+    return { error: `The statement's WITH defines a query named like the table it changes (${target['table']}); the preview would read that query instead of the table, so its rows are not previewed.` };
+  }
   const session = sessionState([withClause, where, orderby]);
   if (session !== undefined) {
     return { error: `The statement reads the session's own state (${session}), which differs between the read-only session of a preview and the session the approved statement runs in; its rows are not previewed.` };

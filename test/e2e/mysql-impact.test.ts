@@ -213,6 +213,14 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     expect(q.count).toBe(`WITH \`people\` AS (SELECT 1 AS \`id\`) SELECT COUNT(*) FROM \`${my.database}\`.\`people\` WHERE \`id\` IN (SELECT \`id\` FROM \`people\`)`);
   });
 
+  it('a reserved word the server calls without parentheses, read by the parser as a column, gets no preview', async () => {
+    // The server calls CURRENT_ROLE() (the profile's role: the IF gives 0, every row is updated);
+    // the parser saw the derived column `current_role` (1000), and the preview counted 0 rows.
+    const sql = "UPDATE people SET name = 'n' WHERE id > (SELECT IF(current_role = 1000, 1000, 0) FROM (SELECT 1000 AS `current_role`) AS d)";
+    expect(await impact(sql)).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^The statement names CURRENT_ROLE, which the server reads as a built-in function/) });
+    expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 AND utc_date > 0', [], 10)).toMatchObject({ error: expect.stringMatching(/names UTC_DATE/) });
+  });
+
   it('builds the SELECTs on the parsed tree, and gives only the WHERE\'s parameters', () => {
     const q = mysqlPreviewQueries('UPDATE people SET name = ? WHERE id IN (SELECT id FROM teams WHERE label = ?) ORDER BY id LIMIT ?', ['set-only', 'one', 3], 10);
     if ('error' in q) throw new Error(q.error);

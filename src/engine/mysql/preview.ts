@@ -13,6 +13,8 @@
  *   statement, a tree with a clause not read here, or a SELECT whose printed text does not parse
  *   back to the same WITH/WHERE/ORDER BY: an error sentence, never a guess.
  * - A WITH that names a query like the (unqualified) target table: not built (FROM would read it).
+ * - A reserved word the server calls without parentheses (CURRENT_ROLE, LOCALTIME) where the
+ *   parser saw a column: not built (sqlify would print it back as a quoted column).
  * - A WITH, WHERE or ORDER BY that reads session state (a system or user variable, the session's
  *   user or role): not built, since the preview's read-only session is not the write's.
  */
@@ -105,6 +107,32 @@ const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.s
 const SESSION_FUNCTIONS: ReadonlySet<string> = new Set(['user', 'current_user', 'session_user', 'system_user', 'current_role', 'connection_id', 'last_insert_id', 'row_count', 'found_rows']);
 
 /**
+ * Reserved words the server reads as a call of a built-in without parentheses, which the parser
+ * reads as a column (and sqlify prints back as one, quoted): `WHERE x = current_role`.
+ */
+const KEYWORD_FUNCTIONS: ReadonlySet<string> = new Set(['current_role', 'current_user', 'current_date', 'current_time', 'current_timestamp', 'localtime', 'localtimestamp', 'utc_date', 'utc_time', 'utc_timestamp']);
+
+/** The first unqualified column reference named like one of KEYWORD_FUNCTIONS in a subtree, upper-cased. */
+function keywordColumn(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    if (v['type'] === 'column_ref' && (v['table'] === null || v['table'] === undefined)) {
+      const c = v['column'];
+      const name = typeof c === 'string' ? c : isNode(c) && isNode(c['expr']) && typeof c['expr']['value'] === 'string' ? c['expr']['value'] : undefined;
+      if (name !== undefined && KEYWORD_FUNCTIONS.has(name.toLowerCase())) return name.toUpperCase();
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
+  }
+  return undefined;
+}
+
+/**
  * The first read of session state in a subtree (`@@tx_read_only`, `@v`, `USER()`), as written, or
  * undefined. The preview runs in a read-only transaction on a read pool (tx_read_only = 1, a
  * sql_select_limit, the pool's user) and the write runs elsewhere: such a value differs between
@@ -177,6 +205,10 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const cteNames = Array.isArray(withClause) ? withClause.map((c) => (isNode(c) && isNode(c['name']) ? c['name']['value'] : undefined)) : [];
   if ((target['db'] ?? null) === null && cteNames.some((c) => typeof c === 'string' && c.replace(/``/g, '`').toLowerCase() === target['table'].replace(/``/g, '`').toLowerCase())) {
     return { error: `The statement's WITH defines a query named like the table it changes (${target['table']}); the preview would read that query instead of the table, so its rows are not previewed.` };
+  }
+  const keyword = keywordColumn([withClause, where, orderby]);
+  if (keyword !== undefined) {
+    return { error: `The statement names ${keyword}, which the server reads as a built-in function and the preview's parser as a column; its rows are not previewed.` };
   }
   const session = sessionState([withClause, where, orderby]);
   if (session !== undefined) {

@@ -181,6 +181,11 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
       const p = await impact(`UPDATE people SET name = 'n' WHERE id > ? AND ${where}`, params);
       expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the session's own state (${shown})`) });
     }
+    // Nor through the server's tables of session state.
+    for (const [where, shown] of [["(SELECT VARIABLE_VALUE FROM information_schema.SESSION_VARIABLES WHERE VARIABLE_NAME = 'TX_READ_ONLY') = 'OFF'", 'information_schema.SESSION_VARIABLES'], ["NOT EXISTS (SELECT 1 FROM INFORMATION_SCHEMA.PROCESSLIST WHERE INFO LIKE 'SELECT%')", 'INFORMATION_SCHEMA.PROCESSLIST']] as const) {
+      const p = await impact(`UPDATE people SET name = 'n' WHERE id > ? AND ${where}`, [0]);
+      expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the server's own tables (${shown})`) });
+    }
     // A variable in ORDER BY or WITH as well.
     expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 ORDER BY IF(@@tx_read_only, id, -id) LIMIT 3', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
     expect(mysqlPreviewQueries('WITH w AS (SELECT @@tx_read_only AS r) DELETE FROM people WHERE team IN (SELECT r FROM w)', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });

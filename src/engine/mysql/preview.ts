@@ -16,7 +16,8 @@
  * - A reserved word the server calls without parentheses (CURRENT_ROLE, LOCALTIME) where the
  *   parser saw a column: not built (sqlify would print it back as a quoted column).
  * - A WITH, WHERE or ORDER BY that reads session state (a system or user variable, the session's
- *   user or role): not built, since the preview's read-only session is not the write's.
+ *   user or role, a table of information_schema, performance_schema, mysql or sys): not built,
+ *   since the preview's read-only session is not the write's.
  */
 import mysqlParser from 'node-sql-parser/build/mysql.js';
 import { isBrokerError } from '../../errors.js';
@@ -111,6 +112,9 @@ const SESSION_FUNCTIONS: ReadonlySet<string> = new Set(['user', 'current_user', 
  * reads as a column (and sqlify prints back as one, quoted): `WHERE x = current_role`.
  */
 const KEYWORD_FUNCTIONS: ReadonlySet<string> = new Set(['current_role', 'current_user', 'current_date', 'current_time', 'current_timestamp', 'localtime', 'localtimestamp', 'utc_date', 'utc_time', 'utc_timestamp']);
+
+/** The server's own databases: their tables describe the server and the session reading them. */
+const SERVER_SCHEMAS: ReadonlySet<string> = new Set(['information_schema', 'performance_schema', 'mysql', 'sys']);
 
 /** The first unqualified column reference named like one of KEYWORD_FUNCTIONS in a subtree, upper-cased. */
 function keywordColumn(root: unknown): string | undefined {
@@ -265,6 +269,12 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const matches = (n: unknown) => isNode(n) && n['type'] === 'select' && same(n['where'] ?? null, where) && same(n['orderby'] ?? null, orderby) && same(n['from'], [ref]);
   if (!matches(back) || !matches(inner) || !same((back as Node)['with'] ?? null, withClause) || !same((countAnalysis.root as Node)['with'] ?? null, withClause)) {
     return { error: 'The statement could not be turned into a preview query that reads exactly its rows.' };
+  }
+  // The server's own tables (SESSION_VARIABLES, PROCESSLIST, INNODB_TRX …) describe the session and
+  // statement reading them: the preview's read-only SELECT, not the write.
+  const server = [...rowsAnalysis.tablesRead, ...countAnalysis.tablesRead].find((t) => t.schema !== undefined && SERVER_SCHEMAS.has(t.schema.toLowerCase()));
+  if (server !== undefined) {
+    return { error: `The statement reads the server's own tables (${server.schema}.${server.name}), which describe the session reading them: the preview's, not the approved statement's; its rows are not previewed.` };
   }
   if (countAnalysis.placeholders !== selectParams.length || rowsAnalysis.placeholders !== selectParams.length) {
     return { error: 'The statement\'s parameters could not be matched to its placeholders; the preview cannot bind them.' };

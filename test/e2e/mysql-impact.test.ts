@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mysqlUnavailable, startTestMysql, type TestMysql } from '../helpers/mariadb.js';
 import { createDemoRoles } from '../helpers/mysql-roles.js';
-import { startApprovalBroker, WRITER, APPROVER, type ApprovalTestBroker } from '../integration/approval/harness.js';
+import { startApprovalBroker, WRITER, APPROVER, READER, type ApprovalTestBroker } from '../integration/approval/harness.js';
 import { computeImpact } from '../../src/approval/review/impact.js';
 import { mysqlPreviewQueries } from '../../src/engine/mysql/preview.js';
 import type { ApprovalRequestRecord } from '../../src/approval/types.js';
@@ -153,6 +153,77 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     expect(await impact('ALTER TABLE people ADD COLUMN extra INT')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^ALTER is not previewed on MySQL connections/) });
     expect(await impact('DROP VIEW IF EXISTS some_view')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^DROP VIEW is not previewed on MySQL connections/) });
     expect(await snapshot()).toBe(before);
+  });
+
+  it('a WHERE that reads session state gets no preview: the read-only preview session is not the session the approved write runs in', async () => {
+    // 12 rows: over the approval threshold of 10. The preview runs in a READ ONLY transaction
+    // (tx_read_only = 1, a row cap in sql_select_limit); the approved write in a read-write session.
+    await my.rootQuery('CREATE TABLE ledger (id INT PRIMARY KEY, note VARCHAR(20))');
+    await my.rootQuery(`INSERT INTO ledger VALUES ${Array.from({ length: 12 }, (_, i) => `(${i + 1}, 'n${i + 1}')`).join(', ')}`);
+    const sql = 'DELETE FROM ledger WHERE id > ? AND @@tx_read_only = 0';
+    const requestId = await hold(sql, [0]);
+    const html = await reviewPage(requestId);
+    // Before: "Would touch 0 row(s)" on the page and the card, for a statement that deletes all 12.
+    expect(html).not.toContain('impact-count');
+    expect(html).toMatch(/id="impact-unavailable"[^>]*>No preview: The statement reads the session&#39;s own state \(@@tx_read_only\)/);
+    for (let i = 0; i < 100 && !b.notifications.some((x) => x.requestId === requestId); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b.notifications.find((x) => x.requestId === requestId)?.impact).toMatch(/^no preview: The statement reads the session's own state/);
+    // What the write touches once approved: every row.
+    const sqlHash = (await b.status(requestId, [...WRITER.roles], WRITER.sub)).body.sqlHash as string;
+    expect((await b.decide(requestId, { decision: 'approve', sqlHash }, [...APPROVER.roles], APPROVER.sub)).status).toBe(200);
+    const done = await b.pollUntilSettled(requestId, [...WRITER.roles], WRITER.sub);
+    expect(done.state, JSON.stringify(done)).toBe('executed');
+    expect(Number((await my.rootQuery<{ n: number }>('SELECT COUNT(*) AS n FROM ledger'))[0]!.n)).toBe(0);
+
+    // The same for the other variables and for the session's user (an approved statement may run as a just-in-time user).
+    for (const [where, shown] of [['@@sql_select_limit > 1000', '@@sql_select_limit'], ['@@session.tx_read_only = 0', '@@session.tx_read_only'], ['@@in_transaction = 0', '@@in_transaction'], ['USER() NOT LIKE ?', 'USER()'], ['CURRENT_USER() <> ?', 'CURRENT_USER()'], ['id IN (SELECT id FROM teams WHERE SESSION_USER() <> ?)', 'SESSION_USER()']] as const) {
+      const params = where.includes('?') ? [0, 'x'] : [0];
+      const p = await impact(`UPDATE people SET name = 'n' WHERE id > ? AND ${where}`, params);
+      expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the session's own state (${shown})`) });
+    }
+    // Nor through the server's tables of session state.
+    for (const [where, shown] of [["(SELECT VARIABLE_VALUE FROM information_schema.SESSION_VARIABLES WHERE VARIABLE_NAME = 'TX_READ_ONLY') = 'OFF'", 'information_schema.SESSION_VARIABLES'], ["NOT EXISTS (SELECT 1 FROM INFORMATION_SCHEMA.PROCESSLIST WHERE INFO LIKE 'SELECT%')", 'INFORMATION_SCHEMA.PROCESSLIST']] as const) {
+      const p = await impact(`UPDATE people SET name = 'n' WHERE id > ? AND ${where}`, [0]);
+      expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the server's own tables (${shown})`) });
+    }
+    // A variable in ORDER BY or WITH as well.
+    expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 ORDER BY IF(@@tx_read_only, id, -id) LIMIT 3', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
+    expect(mysqlPreviewQueries('WITH w AS (SELECT @@tx_read_only AS r) DELETE FROM people WHERE team IN (SELECT r FROM w)', [], 10)).toMatchObject({ error: expect.stringContaining('(@@tx_read_only)') });
+  });
+
+  it('a word beginning with a digit, which the server and the parser read differently, is refused: no masked value through 0X1, no preview of other rows', async () => {
+    // The server reads 0X1 as the derived column `0X1` (ssn); node-sql-parser read it as the hex literal 0x1 (no lineage: unmasked).
+    const read = await b.query({ connection: 'shop', sql: 'SELECT 0X1 FROM (SELECT ssn AS `0X1` FROM people) AS d', params: [] }, [...READER.roles], READER.sub);
+    expect(read.status, JSON.stringify(read.body)).toBe(400);
+    expect(read.body.error.code).toBe('sql_parse_error');
+    expect(JSON.stringify(read.body)).not.toContain(SSN);
+    // The server reads 0e0 as the number 0 (every row), the parser read the column `0e0` (1000): the preview counted 0 rows.
+    const before = await snapshot();
+    const sql = 'DELETE FROM people WHERE id > (SELECT 0e0 FROM (SELECT 1000 AS `0e0`) AS d)';
+    const held = await b.query({ connection: 'shop', sql, params: [], reason: 'impact preview' }, [...WRITER.roles], WRITER.sub);
+    expect(held.status, JSON.stringify(held.body)).toBe(400);
+    expect(held.body.error.code).toBe('sql_parse_error');
+    expect(await impact(sql)).toMatchObject({ kind: 'unavailable', message: 'The statement could not be parsed for a preview.' });
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a WITH query named like the table the statement changes gets no preview: the SELECT would read the query, not the table', async () => {
+    // Before: "would touch 0 row(s)" (the empty query) for an UPDATE of every row of people.
+    const p = await impact("WITH people AS (SELECT id, name, email, ssn, team FROM people WHERE id < 0) UPDATE people SET name = 'n' WHERE id > 0");
+    expect(p).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^The statement's WITH defines a query named like the table it changes \(people\)/) });
+    expect(mysqlPreviewQueries('WITH People AS (SELECT 1 AS id) DELETE FROM people WHERE id > 0', [], 10)).toMatchObject({ error: expect.stringMatching(/named like the table/) });
+    // Qualified, the target is the table whatever the WITH names.
+    const q = mysqlPreviewQueries(`WITH people AS (SELECT 1 AS id) DELETE FROM ${my.database}.people WHERE id IN (SELECT id FROM people)`, [], 10);
+    if ('error' in q) throw new Error(q.error);
+    expect(q.count).toBe(`WITH \`people\` AS (SELECT 1 AS \`id\`) SELECT COUNT(*) FROM \`${my.database}\`.\`people\` WHERE \`id\` IN (SELECT \`id\` FROM \`people\`)`);
+  });
+
+  it('a reserved word the server calls without parentheses, read by the parser as a column, gets no preview', async () => {
+    // The server calls CURRENT_ROLE() (the profile's role: the IF gives 0, every row is updated);
+    // the parser saw the derived column `current_role` (1000), and the preview counted 0 rows.
+    const sql = "UPDATE people SET name = 'n' WHERE id > (SELECT IF(current_role = 1000, 1000, 0) FROM (SELECT 1000 AS `current_role`) AS d)";
+    expect(await impact(sql)).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^The statement names CURRENT_ROLE, which the server reads as a built-in function/) });
+    expect(mysqlPreviewQueries('DELETE FROM people WHERE id > 0 AND utc_date > 0', [], 10)).toMatchObject({ error: expect.stringMatching(/names UTC_DATE/) });
   });
 
   it('builds the SELECTs on the parsed tree, and gives only the WHERE\'s parameters', () => {

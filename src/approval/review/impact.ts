@@ -44,6 +44,45 @@ type AnyNode = Record<string, unknown>;
 
 const WRITES = /"(InsertStmt|UpdateStmt|DeleteStmt|MergeStmt)"/;
 
+/** Functions whose value is the session's (its settings, its backend, its transaction), not the data's. */
+const PG_SESSION_FUNCTIONS: ReadonlySet<string> = new Set(['current_setting', 'pg_backend_pid', 'inet_client_addr', 'inet_client_port', 'txid_current_if_assigned', 'pg_current_xact_id_if_assigned', 'pg_trigger_depth']);
+const PG_SESSION_VALUES: ReadonlySet<string> = new Set(['SVFOP_CURRENT_ROLE', 'SVFOP_CURRENT_USER', 'SVFOP_USER', 'SVFOP_SESSION_USER']);
+
+/**
+ * The first read of session state in a subtree (`current_setting(…)`, `current_user`, a pg_catalog
+ * or information_schema relation such as pg_settings), or undefined. The preview runs in a
+ * read-only transaction on the read pool and the approved write in another session, perhaps as a
+ * just-in-time role: such a value differs between the two, so the rows counted would not be the
+ * rows written.
+ */
+function pgSessionState(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const n = v as AnyNode;
+    const call = n.FuncCall as AnyNode | undefined;
+    if (call && Array.isArray(call.funcname)) {
+      const last = (call.funcname[call.funcname.length - 1] as AnyNode | undefined)?.String as AnyNode | undefined;
+      const name = typeof last?.sval === 'string' ? last.sval.toLowerCase() : undefined;
+      if (name !== undefined && PG_SESSION_FUNCTIONS.has(name)) return `${name}()`;
+    }
+    const value = n.SQLValueFunction as AnyNode | undefined;
+    if (value && typeof value.op === 'string' && PG_SESSION_VALUES.has(value.op)) return value.op.slice('SVFOP_'.length).toLowerCase();
+    const rel = n.RangeVar as AnyNode | undefined;
+    if (rel && typeof rel.relname === 'string') {
+      const schema = typeof rel.schemaname === 'string' ? rel.schemaname.toLowerCase() : undefined;
+      if (schema === 'pg_catalog' || schema === 'information_schema' || (schema === undefined && rel.relname.toLowerCase().startsWith('pg_'))) return schema === undefined ? rel.relname : `${schema}.${rel.relname}`;
+    }
+    for (const x of Object.values(n)) if (typeof x === 'object' && x !== null) stack.push(x);
+  }
+  return undefined;
+}
+
 /** The two SELECTs (count, first rows) of an UPDATE/DELETE, or why they cannot be built. */
 export async function previewQueries(stmt: unknown): Promise<{ count: string; rows: string } | { error: string }> {
   const node = stmt as AnyNode;
@@ -55,6 +94,10 @@ export async function previewQueries(stmt: unknown): Promise<{ count: string; ro
   const relation = s.relation as AnyNode;
   const name = ((relation.alias as AnyNode | undefined)?.aliasname as string | undefined) ?? (relation.relname as string);
   const extra = ((update ? s.fromClause : s.usingClause) as Node[] | undefined) ?? [];
+  const session = pgSessionState([s.withClause, s.whereClause, extra]);
+  if (session !== undefined) {
+    return { error: `The statement reads the session's own state (${session}), which differs between the read-only session of a preview and the session the approved statement runs in; its rows are not previewed.` };
+  }
   const from = [{ RangeVar: relation }, ...extra];
   const target = (field: AnyNode) => ({ ColumnRef: { fields: [{ String: { sval: name } }, field] } });
   const common = { fromClause: from, ...(s.whereClause ? { whereClause: s.whereClause } : {}), ...(s.withClause ? { withClause: s.withClause } : {}), op: 'SETOP_NONE' };

@@ -11,6 +11,8 @@
  *   MAX_EXECUTION_TIME or SET_VAR overrides the broker's session limits);
  * - `--` not followed by a space or control character (a comment to most tools, arithmetic to
  *   the server), unterminated strings, identifiers and comments (`sql_parse_error`);
+ * - unquoted words beginning with a digit other than integers and `0x…` hexadecimals (`0X1` is a
+ *   name to the server and a literal to the parser, `1e3` the other way round);
  * - text whose strings end in different places depending on the server's NO_BACKSLASH_ESCAPES or
  *   ANSI_QUOTES mode (`'a\';DROP …`): the broker cannot know which one the server applies;
  * - the client-side `DELIMITER` command; more than one statement (`multiple_statements`).
@@ -56,6 +58,14 @@ class LexFailure {
 }
 
 const MULTI_CHAR_PUNCT = [':=', '<=>', '->>', '->', '<=', '>=', '<>', '!=', '<<', '>>', '&&', '||'];
+
+/**
+ * The unquoted words beginning with a digit that the server and node-sql-parser read alike: digits
+ * (an integer) and `0x` with hexadecimal digits. Any other (`0X1`, `0x1g`, `0x`: names to the
+ * server, a hex literal to the parser; `1e3`, `0b1`: numbers to the server, names to the parser;
+ * `2fa`) is refused.
+ */
+const PLAIN_NUMBER = /^(?:[0-9]+|0x[0-9a-fA-F]+)$/;
 
 function isWordChar(code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 36 || code >= 0x80;
@@ -170,6 +180,13 @@ function lex(sql: string, backslashEscapes: boolean): LexResult | LexFailure {
     if (isWordChar(c)) {
       let j = i + 1;
       while (j < n && isWordChar(sql.charCodeAt(j))) j++;
+      if (c >= 48 && c <= 57 && !PLAIN_NUMBER.test(sql.slice(i, j))) {
+        const word = sql.slice(i, j);
+        return new LexFailure(
+          'ambiguous_number',
+          `"${word}" ${where(sql, i)} begins with a digit: the server and the broker's parser read such a word differently (0X1 and 0x1g are names to the server, 1e3 and 0b1 are numbers), so the broker refuses it. Quote a name in backquotes (\`${word.replaceAll('`', '``')}\`), write a hexadecimal value as 0x1f or X'1f', a bit value as b'101', and a number in plain decimals (1500, 0.5).`,
+        );
+      }
       push(c >= 48 && c <= 57 ? 'number' : 'word', i, j);
       i = j;
       continue;

@@ -12,6 +12,12 @@
  * - Only single-table statements are built (`DELETE FROM t …`, `UPDATE t SET …`). A multi-table
  *   statement, a tree with a clause not read here, or a SELECT whose printed text does not parse
  *   back to the same WITH/WHERE/ORDER BY: an error sentence, never a guess.
+ * - A WITH that names a query like the (unqualified) target table: not built (FROM would read it).
+ * - A reserved word the server calls without parentheses (CURRENT_ROLE, LOCALTIME) where the
+ *   parser saw a column: not built (sqlify would print it back as a quoted column).
+ * - A WITH, WHERE or ORDER BY that reads session state (a system or user variable, the session's
+ *   user or role, a table of information_schema, performance_schema, mysql or sys): not built,
+ *   since the preview's read-only session is not the write's.
  */
 import mysqlParser from 'node-sql-parser/build/mysql.js';
 import { isBrokerError } from '../../errors.js';
@@ -95,6 +101,71 @@ function placeholders(v: unknown): number {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
+/**
+ * Built-ins whose value is the session's, not the data's: the session user and role (an approved
+ * statement may run as a just-in-time user) and what the session did before.
+ */
+const SESSION_FUNCTIONS: ReadonlySet<string> = new Set(['user', 'current_user', 'session_user', 'system_user', 'current_role', 'connection_id', 'last_insert_id', 'row_count', 'found_rows']);
+
+/**
+ * Reserved words the server reads as a call of a built-in without parentheses, which the parser
+ * reads as a column (and sqlify prints back as one, quoted): `WHERE x = current_role`.
+ */
+const KEYWORD_FUNCTIONS: ReadonlySet<string> = new Set(['current_role', 'current_user', 'current_date', 'current_time', 'current_timestamp', 'localtime', 'localtimestamp', 'utc_date', 'utc_time', 'utc_timestamp']);
+
+/** The server's own databases: their tables describe the server and the session reading them. */
+const SERVER_SCHEMAS: ReadonlySet<string> = new Set(['information_schema', 'performance_schema', 'mysql', 'sys']);
+
+/** The first unqualified column reference named like one of KEYWORD_FUNCTIONS in a subtree, upper-cased. */
+function keywordColumn(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    if (v['type'] === 'column_ref' && (v['table'] === null || v['table'] === undefined)) {
+      const c = v['column'];
+      const name = typeof c === 'string' ? c : isNode(c) && isNode(c['expr']) && typeof c['expr']['value'] === 'string' ? c['expr']['value'] : undefined;
+      if (name !== undefined && KEYWORD_FUNCTIONS.has(name.toLowerCase())) return name.toUpperCase();
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
+  }
+  return undefined;
+}
+
+/**
+ * The first read of session state in a subtree (`@@tx_read_only`, `@v`, `USER()`), as written, or
+ * undefined. The preview runs in a read-only transaction on a read pool (tx_read_only = 1, a
+ * sql_select_limit, the pool's user) and the write runs elsewhere: such a value differs between
+ * the two, so the rows counted would not be the rows written.
+ */
+function sessionState(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    if (v['type'] === 'var') {
+      const prefix = typeof v['prefix'] === 'string' ? v['prefix'] : '@';
+      const members = Array.isArray(v['members']) ? v['members'].filter((m): m is string => typeof m === 'string') : [];
+      return `${prefix}${[String(v['name']), ...members].join('.')}`;
+    }
+    if (v['type'] === 'function' && isNode(v['name']) && !isNode(v['name']['schema']) && Array.isArray(v['name']['name']) && v['name']['name'].length === 1) {
+      const part = v['name']['name'][0];
+      const fn = isNode(part) && typeof part['value'] === 'string' ? part['value'] : undefined;
+      if (fn !== undefined && SESSION_FUNCTIONS.has(fn.toLowerCase())) return `${fn.toUpperCase()}()`;
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
+  }
+  return undefined;
+}
+
 function selectNode(fields: Node): Node {
   return { with: null, type: 'select', options: null, distinct: null, columns: [], into: { position: null }, from: null, where: null, groupby: null, having: null, orderby: null, limit: null, locking_read: null, window: null, collate: null, ...fields };
 }
@@ -134,6 +205,19 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const where = s['where'] ?? null;
   const orderby = orderBy(s['orderby']);
   const withClause = s['with'] ?? null;
+  // A CTE named like an unqualified target: the preview's FROM would read the CTE, not the table written.
+  const cteNames = Array.isArray(withClause) ? withClause.map((c) => (isNode(c) && isNode(c['name']) ? c['name']['value'] : undefined)) : [];
+  if ((target['db'] ?? null) === null && cteNames.some((c) => typeof c === 'string' && c.replace(/``/g, '`').toLowerCase() === target['table'].replace(/``/g, '`').toLowerCase())) {
+    return { error: `The statement's WITH defines a query named like the table it changes (${target['table']}); the preview would read that query instead of the table, so its rows are not previewed.` };
+  }
+  const keyword = keywordColumn([withClause, where, orderby]);
+  if (keyword !== undefined) {
+    return { error: `The statement names ${keyword}, which the server reads as a built-in function and the preview's parser as a column; its rows are not previewed.` };
+  }
+  const session = sessionState([withClause, where, orderby]);
+  if (session !== undefined) {
+    return { error: `The statement reads the session's own state (${session}), which differs between the read-only session of a preview and the session the approved statement runs in; its rows are not previewed.` };
+  }
   // The statement's `?` in text order: WITH, then SET (UPDATE), then WHERE, ORDER BY, LIMIT.
   const counts = { with: placeholders(withClause), set: placeholders(s['set']), where: placeholders(where), orderby: placeholders(orderby), limit: placeholders(s['limit']) };
   const total = counts.with + counts.set + counts.where + counts.orderby + counts.limit;
@@ -185,6 +269,12 @@ export function mysqlPreviewQueries(sql: string, params: readonly unknown[], pre
   const matches = (n: unknown) => isNode(n) && n['type'] === 'select' && same(n['where'] ?? null, where) && same(n['orderby'] ?? null, orderby) && same(n['from'], [ref]);
   if (!matches(back) || !matches(inner) || !same((back as Node)['with'] ?? null, withClause) || !same((countAnalysis.root as Node)['with'] ?? null, withClause)) {
     return { error: 'The statement could not be turned into a preview query that reads exactly its rows.' };
+  }
+  // The server's own tables (SESSION_VARIABLES, PROCESSLIST, INNODB_TRX …) describe the session and
+  // statement reading them: the preview's read-only SELECT, not the write.
+  const server = [...rowsAnalysis.tablesRead, ...countAnalysis.tablesRead].find((t) => t.schema !== undefined && SERVER_SCHEMAS.has(t.schema.toLowerCase()));
+  if (server !== undefined) {
+    return { error: `The statement reads the server's own tables (${server.schema}.${server.name}), which describe the session reading them: the preview's, not the approved statement's; its rows are not previewed.` };
   }
   if (countAnalysis.placeholders !== selectParams.length || rowsAnalysis.placeholders !== selectParams.length) {
     return { error: 'The statement\'s parameters could not be matched to its placeholders; the preview cannot bind them.' };

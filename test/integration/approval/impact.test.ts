@@ -31,6 +31,22 @@ function record(sql: string, params: unknown[] = []): ApprovalRequestRecord {
 const impactDeps = (): ImpactDeps => ({ executor: () => b.runtime.broker, policy: b.runtime.policy });
 
 describe('impact preview', () => {
+  it('a WHERE that reads session state gets no preview: the read-only preview session is not the session the approved write runs in', async () => {
+    // Before: 'would touch 0 row(s)' for a DELETE of every order (the preview's transaction is read-only).
+    const all = (await b.db.query('select count(*)::int as n from orders')).rows[0]!.n;
+    expect(all).toBeGreaterThan(0);
+    for (const [where, shown] of [
+      ["current_setting('transaction_read_only') = 'off'", 'current_setting()'],
+      ["current_user <> 'nobody' and session_user = current_user", 'current_user'],
+      ["not exists (select 1 from pg_settings where name = 'transaction_read_only' and setting = 'on')", 'pg_settings'],
+      ["(select count(*) from pg_catalog.pg_stat_activity where query like 'delete%') >= 0", 'pg_catalog.pg_stat_activity'],
+    ] as const) {
+      const p = await computeImpact(impactDeps(), record(`delete from orders where id > 0 and ${where}`), approver(['Query.Approve']));
+      expect(p, where).toMatchObject({ kind: 'unavailable', message: expect.stringContaining(`reads the session's own state (${shown})`) });
+    }
+  });
+
+
   it('count and rows match the database, through USING and parameters; nothing is changed', async () => {
     const sql = 'delete from orders o using customers c where o.customer_id = c.id and c.country = $1 and o.amount_cents > $2';
     const before = (await b.db.query('select count(*)::int as n from orders')).rows[0]!.n;

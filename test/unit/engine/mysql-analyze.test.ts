@@ -77,6 +77,12 @@ const ATTACKS: Attack[] = [
   { sql: 'select id from customers where id = 1 --x\n or sleep(5)', code: 'sql_parse_error:double_dash', everyone: true },
   { sql: 'select 5--2', code: 'sql_parse_error:double_dash', everyone: true },
   // executable comments and optimizer hints
+  // Words beginning with a digit: 0X1 / 0x1g / 0x are names to the server, hex literals to the parser; 1e3 / 0b1 the other way round.
+  { sql: 'select 0X1 from (select ssn as `0X1` from customers) as d', code: 'sql_parse_error:ambiguous_number', everyone: true },
+  { sql: 'select 0x1g from (select ssn as `0x1g` from customers) as d', code: 'sql_parse_error:ambiguous_number', everyone: true },
+  { sql: 'select 0x from (select ssn as `0x` from customers) as d', code: 'sql_parse_error:ambiguous_number', everyone: true },
+  { sql: 'delete from customers where id > (select 0e0 from (select 1000 as `0e0`) as d)', code: 'sql_parse_error:ambiguous_number', everyone: true },
+  { sql: 'select id from customers where id = 0b1', code: 'sql_parse_error:ambiguous_number', everyone: true },
   { sql: 'select 1 /*!50000 , sleep(5) */', code: 'sql_parse_error:executable_comment', everyone: true },
   { sql: '/*!50000 DROP TABLE t*/', code: 'sql_parse_error:executable_comment', everyone: true },
   { sql: 'select 1 /*!; drop table t */', code: 'sql_parse_error:executable_comment', everyone: true },
@@ -156,7 +162,7 @@ const ATTACKS: Attack[] = [
   { sql: 'select id from customers where id = (select sleep(10))', code: 'volatile_function' },
   { sql: 'select id from customers order by sleep(1)', code: 'volatile_function' },
   { sql: "select benchmark(100000000, md5('x'))", code: 'volatile_function' },
-  { sql: 'select id from customers group by id having max(benchmark(1e9, 1)) > 0', code: 'volatile_function' },
+  { sql: 'select id from customers group by id having max(benchmark(1000000000, 1)) > 0', code: 'volatile_function' },
   { sql: 'select uuid()', code: 'volatile_function' },
   { sql: 'select connection_id(), last_insert_id()', code: 'volatile_function' },
   { sql: 'select nextval(order_seq)', code: 'volatile_function' },

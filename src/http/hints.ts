@@ -61,6 +61,7 @@ const BY_REASON: Readonly<Record<string, Hint>> = {
     const marks = src.details.dialect === 'MySQL' ? '?' : '$1, $2 …';
     return ch === 'cli' ? `Give one --param per placeholder ${marks} in order (or --params-json).` : `Send one value in "params" per placeholder ${marks} in order.`;
   },
+  ambiguous_number: () => "Write names that begin with a digit in backquotes, and numbers as plain decimals (1500), hexadecimal 0x1f or X'1f', bits b'101'.",
   result_shape_mismatch: () => 'Send the statement again once (the broker re-reads the schema); if it is refused again, name the columns explicitly instead of using *.',
   read_only_transaction: (ch) => `Reads run in a read-only transaction; writes need a write profile (${connections(ch)} shows your access).`,
 };

@@ -196,6 +196,8 @@ describe.skipIf(mysqlUnavailable() !== undefined)('impact preview on a MySQL con
     const read = await b.query({ connection: 'shop', sql: 'SELECT 0X1 FROM (SELECT ssn AS `0X1` FROM people) AS d', params: [] }, [...READER.roles], READER.sub);
     expect(read.status, JSON.stringify(read.body)).toBe(400);
     expect(read.body.error.code).toBe('sql_parse_error');
+    expect(read.body.error.reasons.map((r: { code: string }) => r.code)).toEqual(['ambiguous_number']);
+    expect(read.body.error.hint).toMatch(/backquotes/);
     expect(JSON.stringify(read.body)).not.toContain(SSN);
     // The server reads 0e0 as the number 0 (every row), the parser read the column `0e0` (1000): the preview counted 0 rows.
     const before = await snapshot();

@@ -20,6 +20,7 @@ import type { ApprovalExecutor, ColumnOut } from '../../broker/types.js';
 import type { PolicyConfig } from '../../policy/schema.js';
 import type { Principal } from '../../identity/principal.js';
 import { analyzeSql } from '../../sql/analyze.js';
+import { visitObjects } from '../../sql/walk.js';
 import { prepareOrigins, applyMasking } from '../../masking/index.js';
 import { executeStatement } from '../../db/execute.js';
 import { identityOf } from '../../db/identity.js';
@@ -56,31 +57,24 @@ const PG_SESSION_VALUES: ReadonlySet<string> = new Set(['SVFOP_CURRENT_ROLE', 'S
  * rows written.
  */
 function pgSessionState(root: unknown): string | undefined {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    if (typeof v !== 'object' || v === null) continue;
-    const n = v as AnyNode;
+  let found: string | undefined;
+  visitObjects(root, (n) => {
     const call = n.FuncCall as AnyNode | undefined;
     if (call && Array.isArray(call.funcname)) {
       const last = (call.funcname[call.funcname.length - 1] as AnyNode | undefined)?.String as AnyNode | undefined;
       const name = typeof last?.sval === 'string' ? last.sval.toLowerCase() : undefined;
-      if (name !== undefined && PG_SESSION_FUNCTIONS.has(name)) return `${name}()`;
+      if (name !== undefined && PG_SESSION_FUNCTIONS.has(name)) found = `${name}()`;
     }
     const value = n.SQLValueFunction as AnyNode | undefined;
-    if (value && typeof value.op === 'string' && PG_SESSION_VALUES.has(value.op)) return value.op.slice('SVFOP_'.length).toLowerCase();
+    if (found === undefined && value && typeof value.op === 'string' && PG_SESSION_VALUES.has(value.op)) found = value.op.slice('SVFOP_'.length).toLowerCase();
     const rel = n.RangeVar as AnyNode | undefined;
-    if (rel && typeof rel.relname === 'string') {
+    if (found === undefined && rel && typeof rel.relname === 'string') {
       const schema = typeof rel.schemaname === 'string' ? rel.schemaname.toLowerCase() : undefined;
-      if (schema === 'pg_catalog' || schema === 'information_schema' || (schema === undefined && rel.relname.toLowerCase().startsWith('pg_'))) return schema === undefined ? rel.relname : `${schema}.${rel.relname}`;
+      if (schema === 'pg_catalog' || schema === 'information_schema' || (schema === undefined && rel.relname.toLowerCase().startsWith('pg_'))) found = schema === undefined ? rel.relname : `${schema}.${rel.relname}`;
     }
-    for (const x of Object.values(n)) if (typeof x === 'object' && x !== null) stack.push(x);
-  }
-  return undefined;
+    return found !== undefined;
+  });
+  return found;
 }
 
 /** The two SELECTs (count, first rows) of an UPDATE/DELETE, or why they cannot be built. */

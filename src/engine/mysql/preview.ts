@@ -22,6 +22,7 @@
 import mysqlParser from 'node-sql-parser/build/mysql.js';
 import { isBrokerError } from '../../errors.js';
 import { analyzeMysql } from './analyze.js';
+import { visitObjects } from '../../sql/walk.js';
 import type { MysqlAnalysis } from './types.js';
 
 export interface MysqlPreviewQueries {
@@ -118,22 +119,15 @@ const SERVER_SCHEMAS: ReadonlySet<string> = new Set(['information_schema', 'perf
 
 /** The first unqualified column reference named like one of KEYWORD_FUNCTIONS in a subtree, upper-cased. */
 function keywordColumn(root: unknown): string | undefined {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    if (!isNode(v)) continue;
-    if (v['type'] === 'column_ref' && (v['table'] === null || v['table'] === undefined)) {
-      const c = v['column'];
-      const name = typeof c === 'string' ? c : isNode(c) && isNode(c['expr']) && typeof c['expr']['value'] === 'string' ? c['expr']['value'] : undefined;
-      if (name !== undefined && KEYWORD_FUNCTIONS.has(name.toLowerCase())) return name.toUpperCase();
-    }
-    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
-  }
-  return undefined;
+  let found: string | undefined;
+  visitObjects(root, (v) => {
+    if (v['type'] !== 'column_ref' || (v['table'] !== null && v['table'] !== undefined)) return false;
+    const c = v['column'];
+    const name = typeof c === 'string' ? c : isNode(c) && isNode(c['expr']) && typeof c['expr']['value'] === 'string' ? c['expr']['value'] : undefined;
+    if (name !== undefined && KEYWORD_FUNCTIONS.has(name.toLowerCase())) found = name.toUpperCase();
+    return found !== undefined;
+  });
+  return found;
 }
 
 /**
@@ -143,27 +137,20 @@ function keywordColumn(root: unknown): string | undefined {
  * the two, so the rows counted would not be the rows written.
  */
 function sessionState(root: unknown): string | undefined {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
-      continue;
-    }
-    if (!isNode(v)) continue;
+  let found: string | undefined;
+  visitObjects(root, (v) => {
     if (v['type'] === 'var') {
       const prefix = typeof v['prefix'] === 'string' ? v['prefix'] : '@';
       const members = Array.isArray(v['members']) ? v['members'].filter((m): m is string => typeof m === 'string') : [];
-      return `${prefix}${[String(v['name']), ...members].join('.')}`;
-    }
-    if (v['type'] === 'function' && isNode(v['name']) && !isNode(v['name']['schema']) && Array.isArray(v['name']['name']) && v['name']['name'].length === 1) {
+      found = `${prefix}${[String(v['name']), ...members].join('.')}`;
+    } else if (v['type'] === 'function' && isNode(v['name']) && !isNode(v['name']['schema']) && Array.isArray(v['name']['name']) && v['name']['name'].length === 1) {
       const part = v['name']['name'][0];
       const fn = isNode(part) && typeof part['value'] === 'string' ? part['value'] : undefined;
-      if (fn !== undefined && SESSION_FUNCTIONS.has(fn.toLowerCase())) return `${fn.toUpperCase()}()`;
+      if (fn !== undefined && SESSION_FUNCTIONS.has(fn.toLowerCase())) found = `${fn.toUpperCase()}()`;
     }
-    for (const [k, x] of Object.entries(v)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc' && x !== null && typeof x === 'object') stack.push(x);
-  }
-  return undefined;
+    return found !== undefined;
+  });
+  return found;
 }
 
 function selectNode(fields: Node): Node {
